@@ -1,0 +1,43 @@
+# lpu-tile: every target sets up .venv on first use (Python 3.11, g++, make and perl suffice).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: all setup test test-long demo lint docs clean help
+
+all: test
+
+help:
+	@echo "make test   set up .venv, lint, run the test suite (what CI runs)"
+	@echo "make demo   set up .venv, assemble the example kernel, print its static schedule"
+	@echo "make docs   regenerate docs/isa.md from the ISA table"
+	@echo "make clean  remove build output (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	@echo "== setting up $(VENV) (first run installs the pinned tools from PyPI) =="
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-long: $(STAMP)
+	LPU_LONG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	@mkdir -p build
+	$(BIN)/lpu asm sw/examples/gemv16.s -o build/gemv16.lpx
+
+docs: $(STAMP)
+	$(BIN)/lpu isa-doc -o docs/isa.md
+
+clean:
+	rm -rf build sim_build .pytest_cache

@@ -1,0 +1,1 @@
+"""Amaranth RTL of the tile (one file per functional unit)."""

@@ -1,0 +1,1 @@
+"""lpu-tile: an open, verifiable, scaled-down LPU tile."""

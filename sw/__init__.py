@@ -1,0 +1,1 @@
+"""Pure-Python tooling: tile config, ISA, assembler, image format, CLI."""

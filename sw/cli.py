@@ -1,0 +1,134 @@
+"""The ``lpu`` command line: bad input ends in a located error and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import LpuError
+
+
+def _out_path(path: str, suffix: str) -> str:
+    root, _ = os.path.splitext(path)
+    return root + suffix
+
+
+def load_program(path: str):
+    """Read an image (.lpx) or assemble a source file into (program, schedule)."""
+    from .asm import parse_file
+    from .image import load_image
+    from .schedule import schedule
+
+    with open(path, "rb") as f:
+        is_image = f.read(4) == b"LPX\x1a"
+    prog = load_image(path) if is_image else parse_file(path)
+    return prog, schedule(prog)
+
+
+def print_summary(prog, sched, file=sys.stdout):
+    cfg = prog.config
+    words = sum(s.words for s in sched.queues.values())
+    print(f"{prog.file}: {len(prog.queues)} queue section(s), {words} instruction words, "
+          f"{len(prog.symbols)} symbol(s)", file=file)
+    print(f"{'queue':<12}{'words':>7}{'issued':>8}{'ends':>8}", file=file)
+    for q in cfg.queues:
+        s = sched.queues[q.name]
+        if s.words > 1:
+            print(f"{q.name:<12}{s.words:>7}{s.busy:>8}{s.end:>8}", file=file)
+    print(f"predicted cycles: {sched.cycles} ({sched.end} scheduled + {sched.frozen} frozen)",
+          file=file)
+
+
+def print_listing(sched, file=sys.stdout):
+    from .isa import format_instr
+
+    reads: dict[int, list] = {}
+    for r in sched.reads:
+        reads.setdefault(id(r.issue), []).append(r)
+    for iss in sorted(sched.issues, key=lambda i: (i.cycle, i.queue)):
+        text = format_instr(iss.instr, iss.values)
+        notes = [f"{r.stream} from {r.producer.queue} {r.producer.instr.mnemonic} "
+                 f"@{r.producer.cycle}" for r in reads.get(id(iss), [])]
+        if iss.instr.writes:
+            notes.append(f"result leaves {iss.queue.split('.')[0]} at end of cycle "
+                         f"{iss.cycle + iss.instr.latency}")
+        line = f"{iss.cycle:>7}  {iss.queue:<10} {text:<28}"
+        print(line + ("; " + "; ".join(notes) if notes else ""), file=file)
+
+
+def cmd_asm(args) -> int:
+    from .image import write_image
+
+    prog, sched = load_program(args.source)
+    out = args.output or _out_path(args.source, ".lpx")
+    data = write_image(prog, sched.lowered)
+    with open(out, "wb") as f:
+        f.write(data)
+    if args.listing:
+        print_listing(sched)
+    print_summary(prog, sched)
+    print(f"wrote {out} ({len(data)} bytes)")
+    return 0
+
+
+def cmd_disasm(args) -> int:
+    from .disasm import disassemble
+    from .image import load_image
+
+    text = disassemble(load_image(args.image), args.image)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_isa_doc(args) -> int:
+    from .isadoc import render
+
+    text = render()
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lpu", description="lpu-tile: assemble, inspect and run "
+                                "programs for a scaled LPU tile")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("asm", help="assemble PROG.s into an .lpx image and check its schedule")
+    a.add_argument("source")
+    a.add_argument("-o", "--output", help="image path (default: PROG.lpx)")
+    a.add_argument("--listing", action="store_true",
+                   help="print every issue with its cycle and the producers of its operands")
+    a.set_defaults(fn=cmd_asm)
+    d = sub.add_parser("disasm", help="print an .lpx image as assembly")
+    d.add_argument("image")
+    d.add_argument("-o", "--output")
+    d.set_defaults(fn=cmd_disasm)
+    i = sub.add_parser("isa-doc", help="write the ISA reference (docs/isa.md) from the table")
+    i.add_argument("-o", "--output")
+    i.set_defaults(fn=cmd_isa_doc)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except LpuError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = e.filename or "lpu"
+        print(f"{where}: error: {e.strerror}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

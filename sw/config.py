@@ -1,0 +1,138 @@
+"""The one tile configuration: every count in the project comes from here.
+
+The floorplan is a single row of functional slices, west to east::
+
+    C2C_W | MXM_W | SXM_W | MEM_W{M-1} .. MEM_W0 | VXM | MEM_E0 .. MEM_E{M-1} | SXM_E | MXM_E | C2C_E
+
+MEM slices are numbered outward from the VXM, so the two hemispheres mirror each other.
+Each slice owns one instruction queue, except the VXM (one queue per ALU, ``VXM.0`` ..) and
+the MXM (``MXM_W.WGT`` loads weights, ``MXM_W.ACT`` installs them and feeds activations), so
+weight loading overlaps compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+
+#: Unit classes; each queue belongs to exactly one.
+UNIT_CLASSES = ("MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C")
+
+#: Byte width of each data type; int16 and int32 travel byte-sliced on 2 or 4 consecutive streams.
+DTYPE_BYTES = {"i8": 1, "i16": 2, "i32": 4}
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A functional slice: its name, unit kind and position on the stream row."""
+
+    name: str
+    kind: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An instruction queue: its name, the slice it issues to and its unit class."""
+
+    name: str
+    slice: Slice
+    unit: str
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """Parameters of one tile. Defaults are the reference tile of ``docs/architecture.md``."""
+
+    lanes: int = 16
+    streams: int = 8
+    mem_slices: int = 2
+    mem_banks: int = 2
+    mem_words: int = 1024
+    vxm_alus: int = 4
+    mxm_accumulators: int = 4
+    sxm_maps: int = 8
+    queue_words: int = 4096
+    c2c_links: int = 1
+    hac_epoch: int = 256
+
+    def __post_init__(self):
+        def need(cond, msg):
+            if not cond:
+                raise ValueError(msg)
+
+        for f in fields(self):
+            v = getattr(self, f.name)
+            need(isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                 f"{f.name} must be a positive integer, not {v!r}")
+        need(self.lanes in (4, 8, 16, 32, 64), f"lanes must be 4, 8, 16, 32 or 64, not {self.lanes}")
+        need(self.streams % 4 == 0 and self.streams <= 32,
+             f"streams must be a multiple of 4 up to 32, not {self.streams}")
+        need(self.mem_slices <= 16, f"mem_slices must be at most 16, not {self.mem_slices}")
+        need(self.mem_banks == 2, f"mem_banks must be 2, not {self.mem_banks}")
+        need(self.mem_words & (self.mem_words - 1) == 0 and self.mem_banks * self.mem_words <= 65536,
+             f"mem_words must be a power of two with banks x words <= 65536, not {self.mem_words}")
+        need(self.vxm_alus <= 8, f"vxm_alus must be at most 8, not {self.vxm_alus}")
+        need(self.mxm_accumulators <= 4,
+             f"mxm_accumulators must be at most 4, not {self.mxm_accumulators}")
+        need(self.sxm_maps <= 16, f"sxm_maps must be at most 16, not {self.sxm_maps}")
+        need(self.c2c_links <= 4, f"c2c_links must be at most 4, not {self.c2c_links}")
+        need(self.hac_epoch & (self.hac_epoch - 1) == 0 and 16 <= self.hac_epoch <= 4096,
+             f"hac_epoch must be a power of two from 16 to 4096, not {self.hac_epoch}")
+        need(self.queue_words <= 65536, f"queue_words must be at most 65536, not {self.queue_words}")
+
+    @classmethod
+    def named(cls, name: str) -> TileConfig:
+        """Return a preset by name (see ``PRESETS``)."""
+        try:
+            return PRESETS[name]
+        except KeyError:
+            raise ValueError(f"unknown config {name!r}; presets: {', '.join(PRESETS)}") from None
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @property
+    def addresses(self) -> int:
+        """Word addresses per MEM slice; bank = address // mem_words."""
+        return self.mem_banks * self.mem_words
+
+    @cached_property
+    def slices(self) -> tuple[Slice, ...]:
+        m = self.mem_slices
+        names = (["C2C_W", "MXM_W", "SXM_W"] + [f"MEM_W{i}" for i in reversed(range(m))] + ["VXM"]
+                 + [f"MEM_E{i}" for i in range(m)] + ["SXM_E", "MXM_E", "C2C_E"])
+        return tuple(Slice(n, n.split("_")[0], p) for p, n in enumerate(names))
+
+    @cached_property
+    def queues(self) -> tuple[Queue, ...]:
+        out = []
+        for s in self.slices:
+            if s.kind == "VXM":
+                out += [Queue(f"VXM.{i}", s, "VXM") for i in range(self.vxm_alus)]
+            elif s.kind == "MXM":
+                out += [Queue(f"{s.name}.WGT", s, "MXM_WGT"), Queue(f"{s.name}.ACT", s, "MXM_ACT")]
+            else:
+                out.append(Queue(s.name, s, s.kind))
+        return tuple(out)
+
+    @cached_property
+    def queue_by_name(self) -> dict[str, Queue]:
+        return {q.name: q for q in self.queues}
+
+    @cached_property
+    def slice_by_name(self) -> dict[str, Slice]:
+        return {s.name: s for s in self.slices}
+
+    @property
+    def positions(self) -> int:
+        return len(self.slices)
+
+
+PRESETS: dict[str, TileConfig] = {
+    "default": TileConfig(),
+    "small": TileConfig(lanes=8, streams=8, mem_slices=2, mem_words=256, vxm_alus=2,
+                        queue_words=1024),
+    "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
+                       mxm_accumulators=2, sxm_maps=2, queue_words=256),
+}

@@ -1,0 +1,1 @@
+"""Kernel generators that emit assembly text."""

@@ -1,0 +1,74 @@
+"""What an assembled program is: tile config, data symbols, MEM contents and queue words."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .config import DTYPE_BYTES, TileConfig
+from .errors import Location
+from .isa import Instr
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A named tensor in MEM.
+
+    The tensor is flattened row-major and cut into chunks of ``lanes`` elements (the last one
+    zero-padded). A chunk of a ``b``-byte type is ``b`` words, word ``j`` holding byte ``j``
+    (little-endian) of every element: the byte planes a stream group carries. The symbol's
+    words, numbered ``w = chunk * b + j``, are dealt round-robin over its ``P`` placements:
+    word ``w`` lives in placement ``w % P`` at address ``base + w // P``. So one placement keeps
+    a chunk's planes together, and ``b`` placements put one plane in each slice, as on the TSP.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    placements: tuple[tuple[str, int], ...]
+    loc: Location | None = None
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+    def chunks(self, lanes: int) -> int:
+        return -(-self.elements // lanes)
+
+    def words(self, lanes: int) -> int:
+        return self.chunks(lanes) * DTYPE_BYTES[self.dtype]
+
+    def words_in(self, placement: int, lanes: int) -> int:
+        """Words the symbol takes in one of its placements."""
+        p, n = len(self.placements), self.words(lanes)
+        return n // p + (1 if placement < n % p else 0)
+
+    def word_address(self, word: int) -> tuple[str, int]:
+        """Slice and address of the symbol's word number ``word``."""
+        p = len(self.placements)
+        slice_name, base = self.placements[word % p]
+        return slice_name, base + word // p
+
+
+@dataclass
+class Item:
+    """One instruction in a queue, with where it came from (for located errors)."""
+
+    instr: Instr
+    values: dict[str, int]
+    loc: Location | None = None
+    at: int | None = None  # '@cycle' annotation: issue exactly at this cycle
+    cols: dict[str, int] = field(default_factory=dict)  # operand name -> column
+    symbols: dict[str, str] = field(default_factory=dict)  # operand name -> source text
+
+
+@dataclass
+class Program:
+    """An assembled program, before or after encoding."""
+
+    config: TileConfig
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    # MEM contents: (slice name, first word) -> bytes, a multiple of lanes long.
+    segments: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    queues: dict[str, list[Item]] = field(default_factory=dict)
+    file: str = "<program>"
