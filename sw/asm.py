@@ -15,27 +15,34 @@ Syntax (see ``docs/programming.md``)::
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
 
 from .config import DTYPE_BYTES, TileConfig
 from .errors import Location, LpuError
-from .isa import BY_MNEMONIC, DTYPES, EncodingError, Instr, check_value, field_limit, stream_width
+from .isa import BY_MNEMONIC, DTYPES, EncodingError, Instr, check_operands, check_value
 from .program import Item, Program, Symbol
 
 MAX_SOURCE_BYTES = 16 << 20
+_NP_DTYPE = {"i8": np.dtype("<i1"), "i16": np.dtype("<i2"), "i32": np.dtype("<i4")}
 
-_NUMBER = re.compile(r"[+-]?(0x[0-9a-fA-F_]+|0b[01_]+|[0-9][0-9_]*)$")
+_NUMBER = re.compile(r"([+-]?)(0x[0-9a-fA-F](?:_?[0-9a-fA-F])*|0b[01](?:_?[01])*|[0-9](?:_?[0-9])*)$")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _STREAM = re.compile(r"([EWew])([0-9]+)$")
 
 
 def parse_int(text: str) -> int | None:
-    text = text.strip()
-    if not _NUMBER.match(text):
+    """Decimal, 0x hex or 0b binary, optional sign and digit-separating underscores."""
+    m = _NUMBER.match(text.strip())
+    if not m:
         return None
-    return int(text.replace("_", ""), 0)
+    sign, digits = m.groups()
+    digits = digits.replace("_", "")
+    base = 16 if digits[:2] == "0x" else 2 if digits[:2] == "0b" else 10
+    v = int(digits[2:] if base != 10 else digits, base)
+    return -v if sign == "-" else v
 
 
 def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
@@ -47,6 +54,12 @@ def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
         out.append((stripped, col + lead + 1))
         col += len(part) + 1
     return out
+
+
+def _head(text: str, col: int) -> tuple[str, str, int]:
+    """Split off the first word; return it, the stripped rest and the rest's column."""
+    m = re.match(r"(\S+)\s*(.*)$", text)
+    return m.group(1), m.group(2).rstrip(), col + m.start(2)
 
 
 def read_source(path: str, data: bytes) -> str:
@@ -76,7 +89,7 @@ class Assembler:
 
     def __init__(self, path: str, text: str):
         self.path = path
-        self.lines = text.splitlines()
+        self.lines = [line.rstrip("\r") for line in text.split("\n")]
         self.config: TileConfig | None = None
         self.program: Program | None = None
         self.queue: str | None = None
@@ -109,9 +122,7 @@ class Assembler:
     # Directives
 
     def directive(self, n: int, col: int, body: str) -> None:
-        name, _, rest = body.partition(" ")
-        rest_col = col + len(name) + 1 + (len(rest) - len(rest.lstrip()))
-        rest = rest.strip()
+        name, rest, rest_col = _head(body, col)
         if name == ".config":
             self.config_directive(n, col, rest, rest_col)
         elif name == ".data":
@@ -131,11 +142,9 @@ class Assembler:
         if not rest:
             raise LpuError(".config needs a preset name or key=value pairs",
                            self.loc(n, rest_col))
-        kwargs, preset = {}, "default"
-        pos = rest_col
-        for tok in rest.split():
-            at = rest.find(tok, pos - rest_col) + rest_col
-            pos = at + len(tok)
+        kwargs, preset, cols = {}, "default", {}
+        for m in re.finditer(r"\S+", rest):
+            tok, at = m.group(), rest_col + m.start()
             if "=" in tok:
                 key, _, val = tok.partition("=")
                 v = parse_int(val)
@@ -145,6 +154,7 @@ class Assembler:
                     raise LpuError(f"config {key} needs an integer, not {val!r}",
                                    self.loc(n, at + len(key) + 1))
                 kwargs[key] = v
+                cols[key] = at
             else:
                 preset = tok
                 try:
@@ -155,7 +165,8 @@ class Assembler:
             base = TileConfig.named(preset).as_dict()
             self.config = TileConfig(**{**base, **kwargs})
         except ValueError as e:
-            raise LpuError(f"bad config: {e}", self.loc(n, rest_col)) from None
+            bad = next((c for k, c in cols.items() if str(e).startswith(k + " ")), rest_col)
+            raise LpuError(f"bad config: {e}", self.loc(n, bad)) from None
         self.program = Program(self.config, file=self.path)
 
     def data_directive(self, n, rest, col):
@@ -199,7 +210,7 @@ class Assembler:
         if init_text.strip():
             init_col = tail_col + len(place_text) + 1
             values = self.values(n, init_text, init_col, dtype, sym.elements)
-            flat = np.zeros(sym.chunks(lanes) * lanes, dtype=np.dtype(dtype.replace("i", "<i")))
+            flat = np.zeros(sym.chunks(lanes) * lanes, dtype=_NP_DTYPE[dtype])
             flat[:len(values)] = values
             planes = flat.view(np.uint8).reshape(-1, lanes, DTYPE_BYTES[dtype]).transpose(0, 2, 1)
             for w, word in enumerate(planes.reshape(-1, lanes)):
@@ -208,24 +219,26 @@ class Assembler:
 
     def check_overlap(self, sym, n, col):
         lanes = self.config.lanes
-        for other in self.program.symbols.values():
+        for other in [*self.program.symbols.values(), sym]:
             for i, (sl, base) in enumerate(sym.placements):
                 for j, (osl, obase) in enumerate(other.placements):
-                    if sl != osl:
+                    if sl != osl or (other is sym and j <= i):
                         continue
                     end, oend = base + sym.words_in(i, lanes), obase + other.words_in(j, lanes)
                     if base < oend and obase < end:
+                        what = "itself" if other is sym else f"{other.name}"
                         raise LpuError(f"{sym.name} ({sl} words {base:#x}..{end - 1:#x}) "
-                                       f"overlaps {other.name} (words {obase:#x}..{oend - 1:#x}, "
-                                       f"defined at {other.loc})", self.loc(n, col))
+                                       f"overlaps {what} (words {obase:#x}..{oend - 1:#x}"
+                                       + ("" if other is sym else f", defined at {other.loc}")
+                                       + ")", self.loc(n, col))
 
     def placement(self, n, tok, c):
         sl, sep, addr_text = tok.partition(":")
         slc = self.config.slice_by_name.get(sl)
         if not sep or slc is None or slc.kind != "MEM":
             mems = [s.name for s in self.config.slices if s.kind == "MEM"]
-            raise LpuError(f"expected a placement MEM_SLICE:ADDR with a slice of {mems}, "
-                           f"not {tok!r}", self.loc(n, c))
+            raise LpuError(f"expected a placement MEM_SLICE:ADDR with a slice of "
+                           f"{', '.join(mems)}, not {tok!r}", self.loc(n, c))
         addr = parse_int(addr_text)
         if addr is None or not 0 <= addr < self.config.addresses:
             raise LpuError(f"address {addr_text!r} is not in 0..{self.config.addresses - 1:#x}",
@@ -254,10 +267,10 @@ class Assembler:
         if not eq:
             raise LpuError("expected '.mem SLICE:ADDR = BYTE, BYTE, ...'", self.loc(n, col))
         sl, addr = self.placement(n, place.strip(), col)
-        init_col = col + len(place) + 1
+        init_col = col + len(place) + 1 + len(init) - len(init.lstrip())
         lanes = self.config.lanes
         data = []
-        for tok, c in _split_operands(init, init_col - 1):
+        for tok, c in _split_operands(init.strip(), init_col - 1):
             v = parse_int(tok)
             if v is None or not 0 <= v <= 255:
                 raise LpuError(f"expected a byte 0..255, not {tok!r}", self.loc(n, c))
@@ -297,7 +310,7 @@ class Assembler:
     def instruction(self, n: int, col: int, body: str) -> None:
         at = None
         if body.startswith("@"):
-            m = re.match(r"@(\S+)\s*", body)
+            m = re.match(r"@(\S*)\s*", body)
             at = parse_int(m.group(1))
             if at is None or at < 0:
                 raise LpuError(f"expected a cycle number after '@', not {m.group(1)!r}",
@@ -309,7 +322,7 @@ class Assembler:
                 raise LpuError("'@cycle' needs an instruction after it", self.loc(n, at_col))
         if self.queue is None:
             raise LpuError("instruction outside a .queue section", self.loc(n, col))
-        mnem, _, ops_text = body.partition(" ")
+        mnem, ops_text, ops_col = _head(body, col)
         name, *suffixes = mnem.split(".")
         instr = BY_MNEMONIC.get(name.upper())
         if instr is None:
@@ -330,8 +343,7 @@ class Assembler:
                 raise LpuError(f"{instr.mnemonic} takes type {'/'.join(f.choices)}, not {sfx!r}",
                                self.loc(n, col))
             values[f.name] = DTYPES.index(sfx)
-        ops_col = col + len(mnem) + 1 + (len(ops_text) - len(ops_text.lstrip()))
-        ops = _split_operands(ops_text.strip(), ops_col - 1) if ops_text.strip() else []
+        ops = _split_operands(ops_text, ops_col - 1) if ops_text else []
         fields = instr.operand_fields
         if len(ops) != len(fields):
             want = ", ".join(f.name for f in fields) or "no operands"
@@ -344,7 +356,8 @@ class Assembler:
         for f, (tok, c) in zip(fields, ops, strict=True):
             item.cols[f.name] = c
             values[f.name] = self.operand(instr, f, tok, n, c, item)
-        self.check_streams(instr, values, item, n)
+        for name, msg in check_operands(instr, values, self.config)[:1]:
+            raise LpuError(msg, self.loc(n, item.cols[name]))
         self.program.queues[self.queue].append(item)
 
     def operand(self, instr: Instr, f, tok: str, n: int, c: int, item: Item) -> int:
@@ -357,7 +370,7 @@ class Assembler:
                 raise LpuError(f"operand {f.name} must be a stream like E3 or W0, not {tok!r}",
                                self.loc(n, c))
             idx = int(m.group(2))
-            if idx >= cfg.streams:
+            if idx >= 32:
                 raise LpuError(f"stream {tok} does not exist: this tile has {cfg.streams} "
                                f"streams per direction", self.loc(n, c))
             return (32 if m.group(1) in "Ww" else 0) | idx
@@ -370,10 +383,6 @@ class Assembler:
             check_value(instr, f, v)
         except EncodingError as e:
             raise LpuError(f"immediate out of range: {e}", self.loc(n, c)) from None
-        lim = field_limit(f, cfg)
-        if lim is not None and v > lim:
-            raise LpuError(f"immediate out of range: {instr.mnemonic} {f.name} = {v}, this tile "
-                           f"allows {f.lo}..{lim}", self.loc(n, c))
         return v
 
     def symbol_address(self, tok, n, c, item, fname):
@@ -399,20 +408,6 @@ class Assembler:
         raise LpuError(f"symbol {name!r} has no placement in {here} (it lives in "
                        f"{', '.join(sl for sl, _ in sym.placements)})", self.loc(n, c))
 
-    def check_streams(self, instr, values, item, n):
-        for name, spec in instr.reads + instr.writes:
-            width = stream_width(instr, values, spec)
-            v = values[name]
-            idx = v & 31
-            text = ("W" if v >> 5 else "E") + str(idx)
-            c = item.cols[name]
-            if width > 1 and instr.mnemonic != "LW" and idx % width:
-                raise LpuError(f"operand {name} ({text}) is a {width}-stream group and must "
-                               f"start at a multiple of {width}", self.loc(n, c))
-            if idx + width > self.config.streams:
-                raise LpuError(f"operand {name} ({text}) needs streams {idx}..{idx + width - 1}, "
-                               f"past the last stream {self.config.streams - 1}", self.loc(n, c))
-
 
 def assemble_text(path: str, text: str) -> Program:
     """Parse assembly text into a Program (not yet scheduled)."""
@@ -422,6 +417,10 @@ def assemble_text(path: str, text: str) -> Program:
 def parse_file(path: str) -> Program:
     try:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_SOURCE_BYTES:
+                raise LpuError(f"file is {size} bytes; the assembler reads at most "
+                               f"{MAX_SOURCE_BYTES} bytes", Location(path, 1, 1))
             data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as e:
         raise LpuError(f"cannot read: {e.strerror}", Location(path)) from None

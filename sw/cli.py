@@ -21,12 +21,13 @@ def load_program(path: str):
     from .schedule import schedule
 
     with open(path, "rb") as f:
-        is_image = f.read(4) == b"LPX\x1a"
+        is_image = f.read(4) == b"LPX\x1a" or path.endswith(".lpx")
     prog = load_image(path) if is_image else parse_file(path)
     return prog, schedule(prog)
 
 
-def print_summary(prog, sched, file=sys.stdout):
+def print_summary(prog, sched, file=None):
+    file = file or sys.stdout
     cfg = prog.config
     words = sum(s.words for s in sched.queues.values())
     print(f"{prog.file}: {len(prog.queues)} queue section(s), {words} instruction words, "
@@ -40,7 +41,8 @@ def print_summary(prog, sched, file=sys.stdout):
           file=file)
 
 
-def print_listing(sched, file=sys.stdout):
+def print_listing(sched, file=None):
+    file = file or sys.stdout
     from .isa import format_instr
 
     reads: dict[int, list] = {}

@@ -23,7 +23,7 @@ import zlib
 
 from .config import TileConfig
 from .errors import Location, LpuError
-from .isa import DTYPES, EncodingError, decode, encode
+from .isa import DTYPES, EncodingError, check_operands, decode, encode
 from .program import Item, Program, Symbol
 
 MAGIC = b"LPX\x1a"
@@ -82,11 +82,12 @@ def write_image(prog: Program, lowered: dict[str, list[Item]]) -> bytes:
 
 
 class _Reader:
-    def __init__(self, path: str, data: bytes):
-        self.path, self.data, self.pos = path, data, 0
+    def __init__(self, path: str, data: bytes, base: int = 0):
+        self.path, self.data, self.pos, self.base = path, data, 0, base
 
     def fail(self, msg: str, at: int | None = None):
-        off = self.pos if at is None else at
+        """Raise for a problem at byte ``at`` of this reader (default: where it stands)."""
+        off = self.base + (self.pos if at is None else at)
         raise LpuError(f"corrupt image at byte {off}: {msg}", Location(self.path))
 
     def take(self, n: int, what: str) -> bytes:
@@ -116,9 +117,11 @@ def read_image(path: str, data: bytes) -> Program:
         r.fail(f"image is {len(data)} bytes, more than the {MAX_IMAGE_BYTES} allowed", 0)
     if r.take(4, "magic") != MAGIC:
         raise LpuError("not an .lpx image (bad magic)", Location(path))
-    version, _ = r.u("HH", "header")
+    version, reserved = r.u("HH", "header")
     if version != VERSION:
         r.fail(f"image version {version}; this tool reads version {VERSION}", 4)
+    if reserved:
+        r.fail(f"reserved header field is {reserved:#x}, not 0", 6)
     if len(data) < 12 or data[-8:-4] != b"END " or \
             struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
         if data.find(b"END ") < 0:
@@ -131,8 +134,7 @@ def read_image(path: str, data: bytes) -> Program:
         if got != tag:
             r.fail(f"expected section {tag.decode()}, found {got!r}", at)
         n = r.u("I", f"{tag.decode()} length")
-        payloads[tag] = _Reader(path, r.take(n, f"{tag.decode()} payload"))
-        payloads[tag].base = r.pos - n
+        payloads[tag] = _Reader(path, r.take(n, f"{tag.decode()} payload"), r.pos - n)
     if r.take(4, "END tag") != b"END " or r.pos != len(data) - 4:
         r.fail("trailing bytes after the sections", r.pos)
     try:
@@ -152,29 +154,33 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
     try:
         cfg = TileConfig(**conf)
     except (TypeError, ValueError) as e:
-        r.fail(f"bad tile config: {e}", c.base)
+        c.fail(f"bad tile config: {e}", 0)
     prog = Program(cfg, file=r.path)
     q = p[b"QUEU"]
     n = q.u("H", "queue count")
     if n != len(cfg.queues):
-        r.fail(f"{n} queues; this config has {len(cfg.queues)}", q.base)
+        q.fail(f"{n} queues; this config has {len(cfg.queues)}", 0)
     for want in cfg.queues:
+        at = q.pos
         name = q.name("queue name")
         if name != want.name:
-            r.fail(f"queue {name!r} where {want.name!r} belongs", q.base)
+            q.fail(f"queue {name!r} where {want.name!r} belongs", at)
         count = q.u("I", f"{name} word count")
         if count > cfg.queue_words:
-            r.fail(f"queue {name} has {count} words; the tile holds {cfg.queue_words}", q.base)
+            q.fail(f"queue {name} has {count} words; the tile holds {cfg.queue_words}", at)
+        first = q.pos
         words = struct.unpack(f"<{count}I", q.take(4 * count, f"{name} words"))
         items = []
         for i, w in enumerate(words):
             try:
                 instr, values = decode(w)
             except EncodingError as e:
-                r.fail(f"queue {name} word {i}: illegal instruction: {e}", q.base)
+                q.fail(f"queue {name} word {i}: illegal instruction: {e}", first + 4 * i)
             if instr.unit not in ("ICU", want.unit):
-                r.fail(f"queue {name} word {i}: {instr.mnemonic} is not a {want.unit} "
-                       "instruction", q.base)
+                q.fail(f"queue {name} word {i}: {instr.mnemonic} is not a {want.unit} "
+                       "instruction", first + 4 * i)
+            for _field, msg in check_operands(instr, values, cfg)[:1]:
+                q.fail(f"queue {name} word {i}: {msg}", first + 4 * i)
             items.append(Item(instr, values, Location(r.path)))
         prog.queues[name] = items
     d = p[b"DATA"]
@@ -183,7 +189,7 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
         addr, words = d.u("II", "segment header")
         if sl not in cfg.slice_by_name or cfg.slice_by_name[sl].kind != "MEM" or \
                 addr + words > cfg.addresses:
-            r.fail(f"segment {sl}:{addr:#x} (+{words} words) is outside MEM", d.base)
+            d.fail(f"segment {sl}:{addr:#x} (+{words} words) is outside MEM")
         prog.segments[(sl, addr)] = d.take(words * cfg.lanes, "segment data")
     s = p[b"SYMB"]
     for _ in range(s.u("H", "symbol count")):
@@ -194,13 +200,17 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
         places = []
         for _ in range(s.u("B", f"symbol {name} placements")):
             places.append((s.name("placement slice"), s.u("I", "placement address")))
-        if dt >= len(DTYPES) or not places or any(x <= 0 for x in shape) or any(
-                sl not in cfg.slice_by_name for sl, _ in places):
-            r.fail(f"symbol {name!r} is malformed", s.base)
-        prog.symbols[name] = Symbol(name, DTYPES[dt], tuple(shape), tuple(places))
+        if dt >= len(DTYPES) or not places or any(x <= 0 for x in shape) or name in prog.symbols:
+            s.fail(f"symbol {name!r} is malformed")
+        sym = Symbol(name, DTYPES[dt], tuple(shape), tuple(places))
+        for i, (sl, addr) in enumerate(places):
+            if sl not in cfg.slice_by_name or cfg.slice_by_name[sl].kind != "MEM" or \
+                    addr + sym.words_in(i, cfg.lanes) > cfg.addresses:
+                s.fail(f"symbol {name!r} placement {sl}:{addr:#x} is outside MEM")
+        prog.symbols[name] = sym
     for tag, rd in p.items():
         if rd.pos != len(rd.data):
-            r.fail(f"section {tag.decode()} has {len(rd.data) - rd.pos} unread bytes", rd.base)
+            rd.fail(f"section {tag.decode()} has {len(rd.data) - rd.pos} unread bytes")
     return prog
 
 

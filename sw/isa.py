@@ -75,7 +75,6 @@ class Instr:
     writes: tuple[tuple[str, int | str], ...] = ()
     step: str | None = None  # field a REPEAT stride advances
     bank: str | None = None  # "read" / "write" / "gather" / "scatter": MEM bank use
-    occupancy: str | None = None  # field giving the cycles the queue is held (NOP, REPEAT ...)
     stall: str | None = None  # "deskew" / "runtime": freezes the whole tile
     syntax: tuple[str, ...] = field(default=())  # operand order in text; default: field order
 
@@ -115,13 +114,11 @@ INSTRUCTIONS: tuple[Instr, ...] = (
     Instr("HALT", 0x00, "ICU", (), 0,
           "End of this queue's program. An all-zero word is HALT, so empty queue memory halts."),
     Instr("NOP", 0x01, "ICU", (Field("n", "u", 16, min=1),), 0,
-          "Idle this queue for n cycles: the next instruction issues n cycles later.",
-          occupancy="n"),
+          "Idle this queue for n cycles: the next instruction issues n cycles later."),
     Instr("REPEAT", 0x02, "ICU",
           (Field("n", "u", 8, min=1), Field("d", "u", 8, min=1), Field("stride", "s", 8)), 0,
           "Re-issue the previous instruction n more times, d cycles apart; its step field "
-          "(MEM address, MXM row) advances by stride each time. Holds the queue n*d cycles.",
-          occupancy="n*d"),
+          "(MEM address, MXM row) advances by stride each time. Holds the queue n*d cycles."),
     Instr("SYNC", 0x03, "ICU", (), 0,
           "Park this queue until a NOTIFY issued in the same cycle or later; the next "
           "instruction issues the cycle after that NOTIFY."),
@@ -135,10 +132,11 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "MEM[addr] = a: stores the vector passing on stream a; the bank is written one cycle "
           "after issue.", reads=(("a", 1),), step="addr", bank="write"),
     Instr("GATHER", 0x0A, "MEM", (M, Z), 1,
-          "z[l] = byte l of MEM[m[l]], m an int16 address per lane (indirect read). Reads "
+          "z[l] = byte l of MEM[m[l]], m an unsigned 16-bit address per lane (indirect read). Reads "
           "both banks in the issue cycle.", reads=(("m", 2),), writes=(("z", 1),), bank="gather"),
     Instr("SCATTER", 0x0B, "MEM", (M, A), 1,
-          "byte l of MEM[m[l]] = a[l], m an int16 address per lane (indirect write). Writes "
+          "byte l of MEM[m[l]] = a[l], m an unsigned 16-bit address per lane (indirect write). "
+          "Writes "
           "both banks one cycle after issue.", reads=(("m", 2), ("a", 1)), bank="scatter"),
     # MXM
     Instr("LW", 0x0C, "MXM_WGT",
@@ -147,7 +145,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           0, "Shadow weight rows row .. row+n-1 = streams a .. a+n-1 (int8, lane j is column "
           "j). Rows past the last wrap to row 0.", reads=(("a", "n"),), step="row"),
     Instr("IW", 0x0D, "MXM_ACT", (), 0,
-          "Install: the active weight array becomes a copy of the shadow rows."),
+          "Install: the active weight array becomes a copy of the shadow rows as they were "
+          "before this cycle's LW; ABCs issued later use it."),
     Instr("ABC", 0x0E, "MXM_ACT",
           (A, Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
           "Activation x = stream a (int8). acc[j] = (add ? acc[j] : 0) + sum_k x[k] * W[k][j] "
@@ -162,7 +161,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "z = the vector the link delivers for this cycle; none arrived sets the error flag.",
           writes=(("z", 1),)),
     Instr("DESKEW", 0x12, "C2C", (), 0,
-          "Freeze the whole tile (issue, pipelines, streams) until the next HAC epoch boundary.",
+          "Freeze the whole tile (issue, pipelines, streams) so that the next instruction "
+          "issues on the next HAC epoch boundary (a later cycle whose HAC is 0).",
           stall="deskew"),
     Instr("RUNTIME_DESKEW", 0x13, "C2C", (Field("t", "u", 16, min=1),), 0,
           "Freeze the whole tile for t cycles plus the drift correction the link measured "
@@ -194,7 +194,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
     Instr("ARGMAX", 0x1C, "SXM", (_dt(), A, Z), 2,
           "z[l] (int8) = lowest lane index holding the max of a, in every lane.",
           reads=(("a", "dt"),), writes=(("z", 1),)),
-    # VXM: one instruction per ALU queue per cycle, all ALUs on the VXM's stream position.
+    # VXM: one instruction per ALU queue per cycle, all ALUs on the VXM's stream position. An ALU
+    # result is also visible to every VXM ALU in the next cycle (chaining), see schedule.py.
     Instr("ADD", 0x20, semantics="z = a + b (wrapping).", latency=1, **_VBIN),
     Instr("SUB", 0x21, semantics="z = a - b (wrapping).", latency=1, **_VBIN),
     Instr("MUL", 0x22, semantics="z = a * b, low half (wrapping).", latency=2, **_VBIN),
@@ -331,6 +332,33 @@ def field_limit(f: Field, config) -> int | None:
     if f.limit is None:
         return None
     return getattr(config, f.limit) - (0 if f.inclusive else 1)
+
+
+def check_operands(instr: Instr, values: dict[str, int], config) -> list[tuple[str, str]]:
+    """Checks that depend on the tile config: (field name, message) for every problem."""
+    problems = []
+    for f in instr.fields:
+        v = values[f.name]
+        lim = field_limit(f, config)
+        if f.kind == "stream" and v & 31 >= config.streams:
+            problems.append((f.name, f"stream {stream_text(v)} does not exist: this tile has "
+                                     f"{config.streams} streams per direction"))
+        elif f.kind != "stream" and lim is not None and v > lim:
+            problems.append((f.name, f"immediate out of range: {instr.mnemonic} {f.name} = {v}, "
+                                     f"this tile allows {f.lo}..{lim}"))
+    if problems:
+        return problems
+    for name, spec in instr.reads + instr.writes:
+        width = stream_width(instr, values, spec)
+        v = values[name]
+        idx, text = v & 31, stream_text(v)
+        if width > 1 and instr.mnemonic != "LW" and idx % width:
+            problems.append((name, f"operand {name} ({text}) is a {width}-stream group and must "
+                                   f"start at a multiple of {width}"))
+        elif idx + width > config.streams:
+            problems.append((name, f"operand {name} ({text}) needs streams {idx}..{idx + width - 1}"
+                                   f", past the last stream {config.streams - 1}"))
+    return problems
 
 
 def stream_width(instr: Instr, values: dict[str, int], spec: int | str) -> int:

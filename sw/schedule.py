@@ -140,6 +140,11 @@ class _Scheduler:
                              f"{t - 1}{what}, so it cannot issue at cycle {item.at}", item, "@")
                 elif item.at > t:
                     gap = item.at - t
+                    if len(st.lowered) + gap // NOP_MAX > self.cfg.queue_words:
+                        self.err(f"@{item.at} needs {-(-gap // NOP_MAX)} NOP words to wait "
+                                 f"{gap} cycles; queue {st.name} holds {self.cfg.queue_words}",
+                                 item, "@")
+                        raise LpuErrors(self.errors)
                     while gap:
                         n = min(gap, NOP_MAX)
                         st.lowered.append(Item(_NOP, {"n": n}, item.loc))
