@@ -7,6 +7,8 @@ finds it at its input in cycle ``t + d + |q - p|`` and must issue in exactly tha
 A slice that writes a stream replaces the value passing it. Tile freezes (DESKEW,
 RUNTIME_DESKEW) stop everything, so they add wall-clock cycles but never move one value
 relative to another: the schedule is computed in frozen-free cycles and the freezes added last.
+The VXM ALUs share one position; a result one of them writes is also visible to all of them
+in the next cycle (ALU chaining), ahead of whatever arrives at the VXM's input on that stream.
 """
 
 from __future__ import annotations
@@ -325,7 +327,13 @@ class _Scheduler:
                 d, idx = v[name] >> 5, (v[name] & 31) + s
                 text = stream_text(v[name] & 32 | idx)
                 producer = None
-                if d == 0 and q > 0:
+                if self.cfg.slices[q].kind == "VXM":
+                    # Chaining: a VXM ALU sees a result any VXM ALU wrote the cycle before.
+                    lst = diag.get((d, idx, iss.cycle + (q if d else -q)), [])
+                    producer = next((e[1] for e in lst if e[0] == q), None)
+                if producer is not None:
+                    pass
+                elif d == 0 and q > 0:
                     lst = diag.get((0, idx, iss.cycle - (q - 1)), [])
                     k = bisect.bisect_right(lst, q - 1, key=lambda e: e[0])
                     producer = lst[k - 1][1] if k else None

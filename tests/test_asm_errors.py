@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lpu.sw.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "sw" / "examples"

@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from lpu.sw.cli import main
 from lpu.sw.config import TileConfig
 from lpu.sw.image import read_image, write_image

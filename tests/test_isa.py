@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from lpu.sw.asm import assemble_text
 from lpu.sw.config import TileConfig
 from lpu.sw.isa import (
