@@ -48,9 +48,10 @@ class TileConfig:
     streams: int = 8
     mem_slices: int = 2
     mem_banks: int = 2
-    mem_words: int = 1024
+    mem_words: int = 4096
     vxm_alus: int = 4
     mxm_accumulators: int = 4
+    mxm_act_slots: int = 64
     sxm_maps: int = 8
     queue_words: int = 4096
     c2c_links: int = 1
@@ -75,6 +76,8 @@ class TileConfig:
         need(self.vxm_alus <= 8, f"vxm_alus must be at most 8, not {self.vxm_alus}")
         need(self.mxm_accumulators <= 4,
              f"mxm_accumulators must be at most 4, not {self.mxm_accumulators}")
+        need(self.mxm_act_slots <= 64,
+             f"mxm_act_slots must be at most 64, not {self.mxm_act_slots}")
         need(self.sxm_maps <= 16, f"sxm_maps must be at most 16, not {self.sxm_maps}")
         need(self.c2c_links <= 4, f"c2c_links must be at most 4, not {self.c2c_links}")
         need(self.hac_epoch & (self.hac_epoch - 1) == 0 and 16 <= self.hac_epoch <= 4096,
@@ -132,7 +135,7 @@ class TileConfig:
 PRESETS: dict[str, TileConfig] = {
     "default": TileConfig(),
     "small": TileConfig(lanes=8, streams=8, mem_slices=2, mem_words=256, vxm_alus=2,
-                        queue_words=1024),
+                        mxm_act_slots=16, queue_words=1024),
     "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
-                       mxm_accumulators=2, sxm_maps=2, queue_words=256),
+                       mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=256),
 }

@@ -152,6 +152,16 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "Activation x = stream a (int8). acc[j] = (add ? acc[j] : 0) + sum_k x[k] * W[k][j] "
           "in int32 (wrapping); ready for an ACC issued 2 or more cycles later.",
           reads=(("a", 1),)),
+    Instr("LA", 0x1D, "MXM_ACT",
+          (Field("slot", "u", 6, limit="mxm_act_slots"), A), 0,
+          "Activation buffer slot = stream a (int8), for ABCB issued in a later cycle: an "
+          "activation read once from MEM serves every weight tile it meets.",
+          reads=(("a", 1),)),
+    Instr("ABCB", 0x1E, "MXM_ACT",
+          (Field("slot", "u", 6, limit="mxm_act_slots"),
+           Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
+          "As ABC, with the activation x taken from activation buffer slot instead of a "
+          "stream."),
     Instr("ACC", 0x0F, "MXM_ACT", (Field("acc", "u", 2, limit="mxm_accumulators"), Z), 1,
           "z (int32 group) = accumulator acc.", writes=(("z", 4),)),
     # C2C

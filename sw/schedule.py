@@ -271,7 +271,7 @@ class _Scheduler:
                     writes[key] = iss
                     diag[(d, idx, hold - p if d == 0 else hold + p)].append((p, iss))
             self.bank_use(iss, banks)
-            if instr.mnemonic == "ABC":
+            if instr.mnemonic in ("ABC", "ABCB"):
                 last_abc[(iss.queue, v["acc"])] = iss
             elif instr.mnemonic == "ACC":
                 abc = last_abc.get((iss.queue, v["acc"]))

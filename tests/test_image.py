@@ -121,7 +121,7 @@ SINK_DEFAULT = """\
 .config default
 .data a i8[32] MEM_W0:0x0
 .data w i16[16] MEM_E0:0x10, MEM_E1:0x10
-.data m i8[16, 4] MEM_W1:0x400
+.data m i8[16, 4] MEM_W1:0x1000
 .mem MEM_E1:0x20 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255
 .mem MEM_E1:0x21 = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 128
 .queue MEM_W0
@@ -471,13 +471,13 @@ def _placed(img: bytes, placement: tuple[str, int]) -> bytes:
 
 
 LIMIT_CASES = [
-    ("read-past-mem", lambda i: set_word(i, "MEM_W0", 0, word("READ", addr=0x900, z=0))),
+    ("read-past-mem", lambda i: set_word(i, "MEM_W0", 0, word("READ", addr=0x2100, z=0))),
     ("stream-past-tile", lambda i: set_word(i, "VXM.1", 0, word("CONST", dt=0, z=17, imm=1))),
     ("misaligned-i32-group", lambda i: set_word(i, "VXM.1", 0,
                                                 word("CONST", dt=2, z=1, imm=1))),
     ("lw-row-past-lanes", lambda i: set_word(i, "MXM_W.WGT", 1, word("LW", row=20, a=32, n=1))),
     ("recv-link-past-links", lambda i: set_word(i, "C2C_W", 0, word("RECV", link=3, z=1))),
-    ("symbol-past-mem", lambda i: _placed(i, ("MEM_W0", 0x4000))),
+    ("symbol-past-mem", lambda i: _placed(i, ("MEM_W0", 0x10000))),
     ("symbol-not-in-mem", lambda i: _placed(i, ("SXM_E", 0x10))),
 ]
 
@@ -517,7 +517,7 @@ def test_i8_initial_values_in_image(tmp_path, capsys):
 
 
 def test_asm_output_is_a_readable_image(tmp_path, capsys):
-    image = assemble(tmp_path, capsys, ".data c i8[16] MEM_E0:0x7ff = 1\n"
+    image = assemble(tmp_path, capsys, ".data c i8[16] MEM_E0:0x1fff = 1\n"
                      ".queue MEM_E0\n    READ c, W0\n")
     rc, _, err = cli(capsys, "disasm", image, "-o", tmp_path / "c.dis.s")
     assert (rc, err) == (0, "")
