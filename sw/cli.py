@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
-from .errors import LpuError
+from .errors import Location, LpuError
 
 
 def _out_path(path: str, suffix: str) -> str:
@@ -99,6 +100,87 @@ def cmd_isa_doc(args) -> int:
     return 0
 
 
+def _pairs(items, what):
+    out = []
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise LpuError(f"{what} takes SYMBOL=FILE.npy, not {item!r}")
+        out.append((name, path))
+    return out
+
+
+def _load_npy(program, name, path):
+    import numpy as np
+
+    from .golden import check_input
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise LpuError("no such file", Location(path)) from None
+    except (OSError, ValueError) as e:
+        raise LpuError(f"not a .npy array file: {e}", Location(path)) from None
+    problem = check_input(program, name, array)
+    if problem:
+        raise LpuError(problem, Location(path))
+    return array
+
+
+def cmd_run(args) -> int:
+    import json
+
+    import numpy as np
+
+    from . import backends
+
+    prog, sched = load_program(args.program)
+    prog = dataclasses.replace(prog, queues=sched.lowered)
+    inputs = {name: _load_npy(prog, name, path) for name, path in _pairs(args.inputs, "--in")}
+    outs = _pairs(args.outputs, "--out")
+    for name, _ in outs:
+        if name not in prog.symbols:
+            raise LpuError(f"--out: unknown symbol {name!r}; the program has "
+                           f"{', '.join(prog.symbols) or 'none'}")
+    result = backends.run(args.backend, prog, inputs, [n for n, _ in outs],
+                          trace=bool(args.timeline))
+    if result.error is not None:
+        raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
+    for name, path in outs:
+        np.save(path, result.outputs[name])
+    stats = {"backend": args.backend, "cycles": result.cycles,
+             "predicted_cycles": sched.cycles, "units": result.busy}
+    if args.stats_json:
+        with open(args.stats_json, "w") as f:
+            json.dump(stats, f, indent=2)
+            f.write("\n")
+    if args.timeline:
+        from .timeline import draw_timeline
+
+        draw_timeline(result.issues, prog.config, result.cycles, args.timeline)
+    match = "==" if result.cycles == sched.cycles else "!="
+    print(f"{args.program}: {result.cycles} cycles on {args.backend} {match} "
+          f"{sched.cycles} predicted")
+    if result.cycles != sched.cycles:
+        raise LpuError(f"measured cycles {result.cycles} differ from the prediction "
+                       f"{sched.cycles}: a model bug", Location(args.program))
+    return 0
+
+
+def cmd_kernel(args, extra) -> int:
+    from .kernels import KERNELS, generate
+
+    if args.name not in KERNELS:
+        raise LpuError(f"unknown kernel {args.name!r}; available: {', '.join(KERNELS)}")
+    text = generate(args.name, args.config, extra)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpu", description="lpu-tile: assemble, inspect and run "
                                 "programs for a scaled LPU tile")
@@ -113,6 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("image")
     d.add_argument("-o", "--output")
     d.set_defaults(fn=cmd_disasm)
+    r = sub.add_parser("run", help="run a program (.s or .lpx) on a backend")
+    r.add_argument("program")
+    r.add_argument("--backend", default="golden", help="golden (default)")
+    r.add_argument("--in", dest="inputs", action="append", metavar="SYM=FILE.npy",
+                   help="load a symbol from a .npy file before the run (repeatable)")
+    r.add_argument("--out", dest="outputs", action="append", metavar="SYM=FILE.npy",
+                   help="save a symbol to a .npy file after the run (repeatable)")
+    r.add_argument("--stats-json", metavar="FILE", help="write cycles and busy cycles as JSON")
+    r.add_argument("--timeline", metavar="FILE.png", help="draw which queue issues when")
+    r.set_defaults(fn=cmd_run)
+    k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...")
+    k.add_argument("name")
+    k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
+    k.add_argument("-o", "--output", help="write the assembly here (default: stdout)")
+    k.set_defaults(fn=cmd_kernel, takes_extra=True)
     i = sub.add_parser("isa-doc", help="write the ISA reference (docs/isa.md) from the table")
     i.add_argument("-o", "--output")
     i.set_defaults(fn=cmd_isa_doc)
@@ -120,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.fn(args)
+        return args.fn(args, extra) if getattr(args, "takes_extra", False) else args.fn(args)
     except LpuError as e:
         print(str(e), file=sys.stderr)
         return 1

@@ -72,3 +72,24 @@ class Program:
     segments: dict[tuple[str, int], bytes] = field(default_factory=dict)
     queues: dict[str, list[Item]] = field(default_factory=dict)
     file: str = "<program>"
+
+
+def symbol_words(sym: Symbol, array, lanes: int):
+    """Yield (word number, lanes bytes) for a tensor in the symbol's layout."""
+    import numpy as np
+
+    b = DTYPE_BYTES[sym.dtype]
+    flat = np.zeros(sym.chunks(lanes) * lanes, dtype=f"<i{b}")
+    flat[:sym.elements] = np.asarray(array).reshape(-1)
+    planes = flat.view(np.uint8).reshape(-1, lanes, b).transpose(0, 2, 1).reshape(-1, lanes)
+    yield from enumerate(planes)
+
+
+def symbol_from_words(sym: Symbol, words, lanes: int):
+    """Rebuild a tensor from its words (an array of shape (symbol words, lanes) uint8)."""
+    import numpy as np
+
+    b = DTYPE_BYTES[sym.dtype]
+    planes = np.asarray(words, dtype=np.uint8).reshape(-1, b, lanes).transpose(0, 2, 1)
+    flat = np.ascontiguousarray(planes).view(f"<i{b}").reshape(-1)
+    return flat[:sym.elements].reshape(sym.shape).copy()

@@ -1,0 +1,458 @@
+"""Cycle-level golden model of one tile, built on the per-unit functions of ``units.py``.
+
+It executes an image's queue words cycle by cycle, independently of the static scheduler: its
+own queue sequencers issue instructions, stream registers shift one slice per cycle, and every
+effect lands at the end of the cycle the ISA latency gives. ``cycles`` must equal the
+assembler's prediction. Any misuse (a read of a stream holding no value, two writers on one
+register, a bank read and written in one cycle, an illegal REPEAT, an address out of range,
+a RECV with nothing delivered, a deadlock) stops the tile with an error, as the RTL will.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import units
+from .config import DTYPE_BYTES
+from .isa import DTYPES, Instr, field_limit, stream_text, stream_width
+from .program import Program, symbol_from_words, symbol_words
+
+E, W = 0, 1
+
+
+class TileError(Exception):
+    """A run-time error: the tile stops and reports it (the RTL raises its error flag)."""
+
+    def __init__(self, cycle: int, queue: str, message: str):
+        super().__init__(f"cycle {cycle}, {queue}: {message}")
+        self.cycle, self.queue, self.message = cycle, queue, message
+
+
+class Link:
+    """A one-way C2C link: a vector sent in cycle t is delivered for RECV in cycle t + latency."""
+
+    def __init__(self, latency: int):
+        if latency < 1:
+            raise ValueError(f"link latency must be at least 1, not {latency}")
+        self.latency = latency
+        self.in_flight: dict[int, np.ndarray] = {}
+
+    def send(self, cycle: int, vector: np.ndarray) -> None:
+        self.in_flight[cycle + self.latency] = vector.copy()
+
+    def receive(self, cycle: int) -> np.ndarray | None:
+        return self.in_flight.pop(cycle, None)
+
+
+@dataclass
+class _Queue:
+    name: str
+    unit: str
+    position: int
+    items: list
+    pc: int = 0
+    next: int = 0  # schedule cycle of the next fetch
+    last: tuple | None = None  # (instr, values, cycle) of the last unit issue: REPEAT's target
+    repeats: list = field(default_factory=list)  # pending repetitions: (cycle, values)
+    sync: int | None = None
+    halted: int | None = None
+
+
+@dataclass
+class RunResult:
+    """What a backend returns: outputs, measured cycles and per-queue busy cycles."""
+
+    outputs: dict[str, np.ndarray]
+    cycles: int
+    busy: dict[str, int]
+    issues: list[tuple[int, str, str]]  # (cycle, queue, mnemonic) for a timeline
+    error: TileError | None = None
+
+
+class GoldenTile:
+    """One tile's architectural state and its cycle-by-cycle execution."""
+
+    def __init__(self, program: Program, trace: bool = False):
+        cfg = self.cfg = program.config
+        self.program = program
+        self.P, self.S, self.L = cfg.positions, cfg.streams, cfg.lanes
+        self.reg = np.zeros((2, self.P, self.S, self.L), np.uint8)
+        self.valid = np.zeros((2, self.P, self.S), bool)
+        self.fresh = np.zeros((2, self.P, self.S), bool)  # written by the slice at that position
+        self.mem = {s.name: np.zeros((cfg.addresses, self.L), np.uint8)
+                    for s in cfg.slices if s.kind == "MEM"}
+        for (sl, addr), data in program.segments.items():
+            words = np.frombuffer(data, np.uint8).reshape(-1, self.L)
+            self.mem[sl][addr:addr + len(words)] = words
+        L = self.L
+        self.mxm = {s.name: {"shadow": np.zeros((L, L), np.int8), "active": np.zeros((L, L), np.int8),
+                             "acc": np.zeros((cfg.mxm_accumulators, L), np.int32),
+                             "act": np.zeros((cfg.mxm_act_slots, L), np.int8)}
+                    for s in cfg.slices if s.kind == "MXM"}
+        self.sxm_maps = {s.name: np.zeros((cfg.sxm_maps, L), np.uint8)
+                         for s in cfg.slices if s.kind == "SXM"}
+        self.alu = {q.name: {"mult": 0, "shift": 0, "r": np.zeros(L, np.int32)}
+                    for q in cfg.queues if q.unit == "VXM"}
+        self.queues = [_Queue(q.name, q.unit, q.slice.position, program.queues.get(q.name, []))
+                       for q in cfg.queues]
+        self.links_out: dict[tuple[str, int], Link] = {}
+        self.links_in: dict[tuple[str, int], Link] = {}
+        self.pending: dict[int, list] = defaultdict(list)
+        self.bank_use: dict[tuple[str, int, int], str] = {}
+        self.cycle = 0  # schedule cycle
+        self.frozen = 0
+        self.freeze_next = 0
+        self.busy = {q.name: 0 for q in self.queues}
+        self.issues: list[tuple[int, str, str]] = []
+        self.trace = trace
+        self.done = False
+        self.error: TileError | None = None
+
+    # Host side
+
+    def load(self, name: str, array) -> None:
+        sym = self.program.symbols[name]
+        for w, word in symbol_words(sym, array, self.L):
+            sl, addr = sym.word_address(w)
+            self.mem[sl][addr] = word
+
+    def read(self, name: str) -> np.ndarray:
+        sym = self.program.symbols[name]
+        words = [self.mem[sl][addr] for sl, addr in
+                 (sym.word_address(w) for w in range(sym.words(self.L)))]
+        return symbol_from_words(sym, words, self.L)
+
+    @property
+    def wall_cycles(self) -> int:
+        return self.cycle + self.frozen
+
+    # Execution
+
+    def run(self, max_cycles: int = 10_000_000) -> None:
+        while not self.done:
+            if self.cycle >= max_cycles:
+                raise TileError(self.cycle, "tile", f"no done after {max_cycles} cycles")
+            self.step()
+
+    def step(self) -> None:
+        """Simulate one schedule cycle (issue, then the end-of-cycle updates)."""
+        t = self.cycle
+        try:
+            notified = False
+            for q in self.queues:
+                notified |= self.sequence(q, t)
+            if notified:
+                for q in self.queues:
+                    if q.sync is not None:
+                        q.sync, q.next = None, t + 1
+            if all(q.halted is not None for q in self.queues) and not self.pending:
+                self.done = True  # every HALT fetched and every effect landed: done in cycle t
+                return
+            self.end_of_cycle(t)
+        except TileError as e:
+            self.error, self.done = e, True
+            return
+        self.cycle = t + 1
+        self.frozen += self.freeze_next
+        self.freeze_next = 0
+        if any(q.sync is not None for q in self.queues) and \
+                all(q.halted is not None or q.sync is not None for q in self.queues):
+            blocked = next(q for q in self.queues if q.sync is not None)
+            self.error = TileError(t, blocked.name, f"deadlock: SYNC from cycle {blocked.sync} "
+                                   "can never be released")
+            self.done = True
+
+    def sequence(self, q: _Queue, t: int) -> bool:
+        """Fetch and issue for one queue in cycle t; return True if it issued NOTIFY."""
+        notify = False
+        if q.halted is not None or q.sync is not None:
+            return False
+        if q.next == t:
+            if q.pc >= len(q.items):
+                raise TileError(t, q.name, "ran past the end of its program (no HALT)")
+            item = q.items[q.pc]
+            q.pc += 1
+            name = item.instr.mnemonic
+            if name == "HALT":
+                q.halted = t
+            elif name == "NOP":
+                q.next = t + item.values["n"]
+            elif name == "REPEAT":
+                self.start_repeat(q, item.values, t)
+            elif name == "SYNC":
+                q.sync = t
+            elif name == "NOTIFY":
+                q.next, notify = t + 1, True
+            else:
+                q.next = t + 1
+                q.last = (item.instr, item.values, t)
+                self.issue(q, item.instr, item.values, t)
+            if item.instr.unit == "ICU" and name != "REPEAT":
+                q.last = None
+        if q.repeats and q.repeats[0][0] == t:
+            _, values = q.repeats.pop(0)
+            self.issue(q, q.last[0], values, t)
+        return notify
+
+    def start_repeat(self, q: _Queue, v: dict, t: int) -> None:
+        if q.last is None or q.last[0].stall:
+            raise TileError(t, q.name, "illegal instruction: REPEAT without a repeatable "
+                            "instruction before it")
+        instr, values, t0 = q.last
+        step = instr.step
+        if v["stride"] and step is None:
+            raise TileError(t, q.name, f"illegal instruction: REPEAT stride on {instr.mnemonic}")
+        reps = []
+        for k in range(1, v["n"] + 1):
+            vals = dict(values)
+            if step:
+                vals[step] = values[step] + k * v["stride"]
+                f = next(f for f in instr.fields if f.name == step)
+                if not 0 <= vals[step] <= field_limit(f, self.cfg):
+                    raise TileError(t, q.name, f"REPEAT steps {instr.mnemonic} {step} out of "
+                                    f"range ({vals[step]})")
+            reps.append((t0 + k * v["d"], vals))
+        q.repeats = reps
+        q.last = (instr, reps[-1][1], reps[-1][0])
+        q.next = t0 + v["n"] * v["d"] + 1
+
+    # Streams
+
+    def read_stream(self, q: _Queue, v: int, width: int, t: int) -> np.ndarray:
+        """Planes (width, lanes) at queue q's input in cycle t; raise if any holds no value."""
+        d, base = v >> 5, v & 31
+        p = q.position
+        out = np.empty((width, self.L), np.uint8)
+        for j in range(width):
+            s = base + j
+            if q.unit == "VXM" and self.fresh[d, p, s]:
+                src = p
+            else:
+                src = p - 1 if d == E else p + 1
+            if not 0 <= src < self.P or not self.valid[d, src, s]:
+                raise TileError(t, q.name, f"stream {stream_text(v & 32 | s)} holds no value at "
+                                f"{self.cfg.slices[p].name} in cycle {t}")
+            out[j] = self.reg[d, src, s]
+        return out
+
+    def write_stream(self, q: _Queue, v: int, planes: np.ndarray, when: int) -> None:
+        d, base = v >> 5, v & 31
+        for j, plane in enumerate(planes):
+            self.pending[when].append(("reg", q.name, d, q.position, base + j, plane))
+
+    def operand(self, q, instr, values, name, dtype, t):
+        spec = dict(instr.reads)[name]
+        planes = self.read_stream(q, values[name], stream_width(instr, values, spec), t)
+        return units.from_planes(planes, dtype)
+
+    # Issue
+
+    def issue(self, q: _Queue, instr: Instr, v: dict, t: int) -> None:
+        self.busy[q.name] += 1
+        if self.trace:
+            self.issues.append((t, q.name, instr.mnemonic))
+        getattr(self, "_" + q.unit.lower())(q, instr, v, t)
+
+    def _mem(self, q, instr, v, t):
+        name, mem = instr.mnemonic, self.mem[self.cfg.slices[q.position].name]
+        words = self.cfg.mem_words
+        if name == "READ":
+            self.bank(q, v["addr"] // words, t, "read")
+            self.write_stream(q, v["z"], mem[v["addr"]][None, :].copy(), t + 1)
+        elif name == "WRITE":
+            self.bank(q, v["addr"] // words, t + 1, "write")
+            data = self.read_stream(q, v["a"], 1, t)[0]
+            self.pending[t + 1].append(("mem", mem, v["addr"], slice(None), data))
+        else:
+            addrs = self.operand(q, instr, v, "m", "i16", t).view(np.uint16).astype(np.int64)
+            if (addrs >= self.cfg.addresses).any():
+                bad = int(addrs[addrs >= self.cfg.addresses][0])
+                raise TileError(t, q.name, f"{name} address {bad:#x} is outside MEM")
+            lanes = np.arange(self.L)
+            when = t if name == "GATHER" else t + 1
+            for b in range(self.cfg.mem_banks):
+                self.bank(q, b, when, "read" if name == "GATHER" else "write")
+            if name == "GATHER":
+                self.write_stream(q, v["z"], mem[addrs, lanes][None, :].copy(), t + 1)
+            else:
+                data = self.read_stream(q, v["a"], 1, t)[0]
+                self.pending[t + 1].append(("mem", mem, addrs, lanes, data))
+
+    def bank(self, q, bank: int, cycle: int, kind: str) -> None:
+        key = (q.name, bank, cycle)
+        other = self.bank_use.get(key)
+        if other is not None and other != kind:
+            raise TileError(cycle, q.name, f"MEM bank {bank} read and written in cycle {cycle}")
+        self.bank_use[key] = kind
+
+    def _mxm_wgt(self, q, instr, v, t):
+        mx = self.mxm[self.cfg.slices[q.position].name]
+        planes = self.read_stream(q, v["a"], v["n"], t)
+        rows = [(v["row"] + j) % self.L for j in range(v["n"])]
+        self.pending[t].append(("rows", mx["shadow"], rows, planes.view(np.int8)))
+
+    def _mxm_act(self, q, instr, v, t):
+        mx = self.mxm[self.cfg.slices[q.position].name]
+        name = instr.mnemonic
+        if name == "IW":
+            mx["active"] = mx["shadow"].copy()
+        elif name == "LA":
+            x = self.read_stream(q, v["a"], 1, t)[0].view(np.int8)
+            self.pending[t].append(("rows", mx["act"], [v["slot"]], x[None, :]))
+        elif name in ("ABC", "ABCB"):
+            x = (self.read_stream(q, v["a"], 1, t)[0].view(np.int8) if name == "ABC"
+                 else mx["act"][v["slot"]].copy())
+            prod = units.mxm_product(x, mx["active"])
+            self.pending[t + 1].append(("acc", mx["acc"], v["acc"], v["add"], prod))
+        elif name == "ACC":
+            self.write_stream(q, v["z"], units.to_planes(mx["acc"][v["acc"]].copy()), t + 1)
+
+    def _vxm(self, q, instr, v, t):
+        name, alu = instr.mnemonic, self.alu[q.name]
+        dt = DTYPES[v["dt"]] if "dt" in v else None
+        z = None
+        if name in units.VXM_BINARY:
+            z = units.vxm_binary(name, dt, self.operand(q, instr, v, "a", dt, t),
+                                 self.operand(q, instr, v, "b", dt, t))
+        elif name in ("NEG", "ABS", "RELU", "MOV"):
+            z = units.vxm_unary(name, dt, self.operand(q, instr, v, "a", dt, t))
+        elif name == "SELECT":
+            m, a, b = (self.operand(q, instr, v, n, dt, t) for n in ("m", "a", "b"))
+            z = units.vxm_select(dt, m, a, b)
+        elif name == "ADDI":
+            z = units.vxm_addi(dt, self.operand(q, instr, v, "a", dt, t), v["imm"])
+        elif name == "SRAI":
+            z = units.vxm_srai(dt, self.operand(q, instr, v, "a", dt, t), v["n"])
+        elif name == "CONST":
+            z = units.vxm_const(dt, v["imm"], self.L)
+        elif name == "CVT":
+            src, dst = DTYPES[v["src"]], DTYPES[v["dst"]]
+            z = units.vxm_cvt(src, dst, self.operand(q, instr, v, "a", src, t))
+        elif name == "QPARAM":
+            alu["mult"], alu["shift"] = v["mult"], v["shift"]
+        elif name == "REQUANT":
+            z = units.requant(self.operand(q, instr, v, "a", "i32", t), alu["mult"], alu["shift"])
+        elif name in ("SILU", "GELU", "EXP"):
+            fn = {"SILU": units.silu_q34, "GELU": units.gelu_q34, "EXP": units.exp_q34}[name]
+            z = fn(self.operand(q, instr, v, "a", "i8", t))
+        elif name in ("RECIP", "RSQRT"):
+            fn = units.recip_q16 if name == "RECIP" else units.rsqrt_q16
+            z = fn(self.operand(q, instr, v, "a", "i32", t))
+        elif name == "MULQ":
+            z = units.mulq(self.operand(q, instr, v, "a", "i32", t),
+                           self.operand(q, instr, v, "b", "i32", t))
+        elif name == "ACCUM":
+            a = self.operand(q, instr, v, "a", dt, t)
+            r = alu["r"].astype(units.NP_DTYPES[dt])
+            z = units.accum(dt, v["mode"], r, a)
+            alu["r"] = z.astype(np.int32)
+        else:
+            raise TileError(t, q.name, f"illegal instruction {name} in a VXM queue")
+        if z is not None:
+            self.write_stream(q, v["z"], units.to_planes(z), t + instr.latency)
+
+    def _sxm(self, q, instr, v, t):
+        name = instr.mnemonic
+        maps = self.sxm_maps[self.cfg.slices[q.position].name]
+        if name == "SETMAP":
+            maps[v["map"]] = self.read_stream(q, v["a"], 1, t)[0]
+            return
+        if name == "TRANSPOSE":
+            z = units.sxm_transpose(self.read_stream(q, v["a"], 4, t))
+            self.write_stream(q, v["z"], z, t + instr.latency)
+            return
+        dt = DTYPES[v["dt"]]
+        a = self.operand(q, instr, v, "a", dt, t)
+        if name == "SHIFT":
+            z = units.sxm_shift(a, v["n"])
+        elif name == "ROTATE":
+            z = units.sxm_rotate(a, v["n"])
+        elif name == "PERMUTE":
+            z = units.sxm_permute(a, maps[v["map"]])
+        elif name == "BCAST":
+            z = units.sxm_bcast(a, v["lane"])
+        elif name == "RSUM":
+            z = units.sxm_rsum(dt, a)
+        elif name == "RMAX":
+            z = units.sxm_rmax(dt, a)
+        else:
+            z = units.sxm_argmax(a)
+        self.write_stream(q, v["z"], units.to_planes(z), t + instr.latency)
+
+    def _c2c(self, q, instr, v, t):
+        name = instr.mnemonic
+        slice_name = self.cfg.slices[q.position].name
+        if name == "SEND":
+            link = self.links_out.get((slice_name, v["link"]))
+            vec = self.read_stream(q, v["a"], 1, t)[0]
+            if link is not None:
+                link.send(self.wall_cycles, vec)
+        elif name == "RECV":
+            link = self.links_in.get((slice_name, v["link"]))
+            vec = link.receive(self.wall_cycles) if link is not None else None
+            if vec is None:
+                raise TileError(t, q.name, f"RECV on link {v['link']}: no vector arrived")
+            self.write_stream(q, v["z"], vec[None, :], t + 1)
+        elif name == "DESKEW":
+            w, e = self.wall_cycles, self.cfg.hac_epoch
+            self.freeze_next += (w // e + 1) * e - w - 1
+        else:
+            self.freeze_next += v["t"]
+
+    # End of cycle
+
+    def end_of_cycle(self, t: int) -> None:
+        reg, valid = self.reg, self.valid
+        reg[E, 1:], valid[E, 1:] = reg[E, :-1].copy(), valid[E, :-1].copy()
+        reg[W, :-1], valid[W, :-1] = reg[W, 1:].copy(), valid[W, 1:].copy()
+        valid[E, 0] = valid[W, -1] = False
+        self.fresh[:] = False
+        written = {}
+        for eff in self.pending.pop(t, []):
+            kind = eff[0]
+            if kind == "reg":
+                _, qname, d, p, s, plane = eff
+                if (d, p, s) in written:
+                    raise TileError(t, qname, f"two producers on stream "
+                                    f"{stream_text(d << 5 | s)} at {self.cfg.slices[p].name} "
+                                    f"(also {written[(d, p, s)]}) at the end of cycle {t}")
+                written[(d, p, s)] = qname
+                reg[d, p, s], valid[d, p, s], self.fresh[d, p, s] = plane, True, True
+            elif kind == "mem":
+                _, mem, rows, cols, data = eff
+                mem[rows, cols] = data
+            elif kind == "rows":
+                _, target, rows, data = eff
+                target[rows] = data
+            elif kind == "acc":
+                _, acc, idx, add, prod = eff
+                acc[idx] = units.vxm_binary("ADD", "i32", acc[idx], prod) if add else prod
+        for key in [k for k in self.bank_use if k[2] <= t]:
+            del self.bank_use[key]
+
+
+def run_golden(program: Program, inputs: dict[str, np.ndarray] | None = None,
+               outputs: list[str] | None = None, trace: bool = False) -> RunResult:
+    """Load inputs, run to done, read outputs: the golden backend of ``lpu run``."""
+    tile = GoldenTile(program, trace=trace)
+    for name, array in (inputs or {}).items():
+        tile.load(name, array)
+    tile.run()
+    outs = {} if tile.error else {n: tile.read(n) for n in (outputs or [])}
+    return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error)
+
+
+def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
+    """Return a message if ``array`` cannot be loaded as symbol ``name``, else None."""
+    sym = program.symbols.get(name)
+    if sym is None:
+        return f"unknown symbol {name!r}; the program has {', '.join(program.symbols) or 'none'}"
+    want = np.dtype(f"<i{DTYPE_BYTES[sym.dtype]}")
+    if array.dtype != want:
+        return f"{name} is {sym.dtype} ({want.name}), the file holds {array.dtype.name}"
+    if tuple(array.shape) != sym.shape:
+        return f"{name} has shape {sym.shape}, the file holds {tuple(array.shape)}"
+    return None
