@@ -56,6 +56,15 @@ def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
     return out
 
 
+def bank_problem(cfg: TileConfig, queue: str, f, value: int) -> str | None:
+    """A MEM queue serves one bank: an address in the other bank is an error."""
+    bank = cfg.queue_by_name[queue].bank
+    if f.kind != "addr" or bank is None or value // cfg.mem_words == bank:
+        return None
+    return (f"address {value:#x} is in bank {value // cfg.mem_words}; queue {queue} serves bank "
+            f"{bank} ({bank * cfg.mem_words:#x}..{(bank + 1) * cfg.mem_words - 1:#x})")
+
+
 def _head(text: str, col: int) -> tuple[str, str, int]:
     """Split off the first word; return it, the stripped rest and the rest's column."""
     m = re.match(r"(\S+)\s*(.*)$", text)
@@ -383,6 +392,9 @@ class Assembler:
             check_value(instr, f, v)
         except EncodingError as e:
             raise LpuError(f"immediate out of range: {e}", self.loc(n, c)) from None
+        problem = bank_problem(cfg, self.queue, f, v)
+        if problem:
+            raise LpuError(problem, self.loc(n, c))
         return v
 
     def symbol_address(self, tok, n, c, item, fname):

@@ -5,9 +5,10 @@ The floorplan is a single row of functional slices, west to east::
     C2C_W | MXM_W | SXM_W | MEM_W{M-1} .. MEM_W0 | VXM | MEM_E0 .. MEM_E{M-1} | SXM_E | MXM_E | C2C_E
 
 MEM slices are numbered outward from the VXM, so the two hemispheres mirror each other.
-Each slice owns one instruction queue, except the VXM (one queue per ALU, ``VXM.0`` ..) and
-the MXM (``MXM_W.WGT`` loads weights, ``MXM_W.ACT`` installs them and feeds activations), so
-weight loading overlaps compute.
+Each slice owns one instruction queue, except the MEM (one queue per bank, ``MEM_W0.0`` and
+``MEM_W0.1``, so a slice reads or writes both banks in one cycle), the VXM (one queue per ALU,
+``VXM.0`` ..) and the MXM (``MXM_W.WGT`` loads weights, ``MXM_W.ACT`` installs them and feeds
+activations), so weight loading overlaps compute.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ class Slice:
 
 @dataclass(frozen=True)
 class Queue:
-    """An instruction queue: its name, the slice it issues to and its unit class."""
+    """An instruction queue: its name, the slice it issues to, its unit class and, for a MEM
+    queue, the bank it serves."""
 
     name: str
     slice: Slice
     unit: str
+    bank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class TileConfig:
         for s in self.slices:
             if s.kind == "VXM":
                 out += [Queue(f"VXM.{i}", s, "VXM") for i in range(self.vxm_alus)]
+            elif s.kind == "MEM":
+                out += [Queue(f"{s.name}.{b}", s, "MEM", b) for b in range(self.mem_banks)]
             elif s.kind == "MXM":
                 out += [Queue(f"{s.name}.WGT", s, "MXM_WGT"), Queue(f"{s.name}.ACT", s, "MXM_ACT")]
             else:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import units
 from .config import DTYPE_BYTES
-from .isa import DTYPES, Instr, field_limit, stream_text, stream_width
+from .isa import DTYPES, Instr, step_range, stream_text, stream_width
 from .program import Program, symbol_from_words, symbol_words
 
 E, W = 0, 1
@@ -210,8 +210,8 @@ class GoldenTile:
             vals = dict(values)
             if step:
                 vals[step] = values[step] + k * v["stride"]
-                f = next(f for f in instr.fields if f.name == step)
-                if not 0 <= vals[step] <= field_limit(f, self.cfg):
+                lo, hi = step_range(instr, step, self.cfg, q.name)
+                if not lo <= vals[step] <= hi:
                     raise TileError(t, q.name, f"REPEAT steps {instr.mnemonic} {step} out of "
                                     f"range ({vals[step]})")
             reps.append((t0 + k * v["d"], vals))
@@ -258,34 +258,31 @@ class GoldenTile:
 
     def _mem(self, q, instr, v, t):
         name, mem = instr.mnemonic, self.mem[self.cfg.slices[q.position].name]
-        words = self.cfg.mem_words
+        self.bank(q, t if instr.bank == "read" else t + 1, instr.bank)
         if name == "READ":
-            self.bank(q, v["addr"] // words, t, "read")
             self.write_stream(q, v["z"], mem[v["addr"]][None, :].copy(), t + 1)
         elif name == "WRITE":
-            self.bank(q, v["addr"] // words, t + 1, "write")
             data = self.read_stream(q, v["a"], 1, t)[0]
             self.pending[t + 1].append(("mem", mem, v["addr"], slice(None), data))
         else:
             addrs = self.operand(q, instr, v, "m", "i16", t).view(np.uint16).astype(np.int64)
-            if (addrs >= self.cfg.addresses).any():
-                bad = int(addrs[addrs >= self.cfg.addresses][0])
-                raise TileError(t, q.name, f"{name} address {bad:#x} is outside MEM")
+            bank = self.cfg.queue_by_name[q.name].bank
+            outside = addrs // self.cfg.mem_words != bank
+            if outside.any():
+                raise TileError(t, q.name, f"{name} address {int(addrs[outside][0]):#x} is "
+                                f"outside bank {bank} of this queue")
             lanes = np.arange(self.L)
-            when = t if name == "GATHER" else t + 1
-            for b in range(self.cfg.mem_banks):
-                self.bank(q, b, when, "read" if name == "GATHER" else "write")
             if name == "GATHER":
                 self.write_stream(q, v["z"], mem[addrs, lanes][None, :].copy(), t + 1)
             else:
                 data = self.read_stream(q, v["a"], 1, t)[0]
                 self.pending[t + 1].append(("mem", mem, addrs, lanes, data))
 
-    def bank(self, q, bank: int, cycle: int, kind: str) -> None:
-        key = (q.name, bank, cycle)
+    def bank(self, q, cycle: int, kind: str) -> None:
+        key = (q.name, cycle)
         other = self.bank_use.get(key)
         if other is not None and other != kind:
-            raise TileError(cycle, q.name, f"MEM bank {bank} read and written in cycle {cycle}")
+            raise TileError(cycle, q.name, f"MEM bank read and written in cycle {cycle}")
         self.bank_use[key] = kind
 
     def _mxm_wgt(self, q, instr, v, t):
@@ -430,7 +427,7 @@ class GoldenTile:
             elif kind == "acc":
                 _, acc, idx, add, prod = eff
                 acc[idx] = units.vxm_binary("ADD", "i32", acc[idx], prod) if add else prod
-        for key in [k for k in self.bank_use if k[2] <= t]:
+        for key in [k for k in self.bank_use if k[1] <= t]:
             del self.bank_use[key]
 
 

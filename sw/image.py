@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from .asm import bank_problem
 from .config import TileConfig
 from .errors import Location, LpuError
 from .isa import DTYPES, EncodingError, check_operands, decode, encode
@@ -179,8 +180,11 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
             if instr.unit not in ("ICU", want.unit):
                 q.fail(f"queue {name} word {i}: {instr.mnemonic} is not a {want.unit} "
                        "instruction", first + 4 * i)
-            for _field, msg in check_operands(instr, values, cfg)[:1]:
-                q.fail(f"queue {name} word {i}: {msg}", first + 4 * i)
+            problems = [msg for _f, msg in check_operands(instr, values, cfg)]
+            problems += [bp for f in instr.fields
+                         if (bp := bank_problem(cfg, name, f, values[f.name]))]
+            if problems:
+                q.fail(f"queue {name} word {i}: {problems[0]}", first + 4 * i)
             items.append(Item(instr, values, Location(r.path)))
         prog.queues[name] = items
     d = p[b"DATA"]

@@ -74,7 +74,7 @@ class Instr:
     reads: tuple[tuple[str, int | str], ...] = ()
     writes: tuple[tuple[str, int | str], ...] = ()
     step: str | None = None  # field a REPEAT stride advances
-    bank: str | None = None  # "read" / "write" / "gather" / "scatter": MEM bank use
+    bank: str | None = None  # "read" / "write": how it uses its queue's MEM bank
     stall: str | None = None  # "deskew" / "runtime": freezes the whole tile
     syntax: tuple[str, ...] = field(default=())  # operand order in text; default: field order
 
@@ -126,18 +126,20 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "Release every queue parked on SYNC; all resume on the next cycle."),
     # MEM
     Instr("READ", 0x08, "MEM", (Field("addr", "addr", 16, limit="addresses"), Z), 1,
-          "z = MEM[addr]: the word leaves on stream z.", writes=(("z", 1),), step="addr",
+          "z = MEM[addr]: the word leaves on stream z. addr must lie in this queue's bank.",
+          writes=(("z", 1),), step="addr",
           bank="read"),
     Instr("WRITE", 0x09, "MEM", (Field("addr", "addr", 16, limit="addresses"), A), 1,
           "MEM[addr] = a: stores the vector passing on stream a; the bank is written one cycle "
           "after issue.", reads=(("a", 1),), step="addr", bank="write"),
     Instr("GATHER", 0x0A, "MEM", (M, Z), 1,
-          "z[l] = byte l of MEM[m[l]], m an unsigned 16-bit address per lane (indirect read). Reads "
-          "both banks in the issue cycle.", reads=(("m", 2),), writes=(("z", 1),), bank="gather"),
+          "z[l] = byte l of MEM[m[l]], m an unsigned 16-bit address per lane (indirect read); "
+          "every address must lie in this queue's bank.", reads=(("m", 2),), writes=(("z", 1),),
+          bank="read"),
     Instr("SCATTER", 0x0B, "MEM", (M, A), 1,
-          "byte l of MEM[m[l]] = a[l], m an unsigned 16-bit address per lane (indirect write). "
-          "Writes "
-          "both banks one cycle after issue.", reads=(("m", 2), ("a", 1)), bank="scatter"),
+          "byte l of MEM[m[l]] = a[l], m an unsigned 16-bit address per lane (indirect write), "
+          "in this queue's bank one cycle after issue.", reads=(("m", 2), ("a", 1)),
+          bank="write"),
     # MXM
     Instr("LW", 0x0C, "MXM_WGT",
           (Field("row", "u", 6, limit="lanes"), A, Field("n", "u", 6, min=1, limit="streams",
@@ -369,6 +371,15 @@ def check_operands(instr: Instr, values: dict[str, int], config) -> list[tuple[s
             problems.append((name, f"operand {name} ({text}) needs streams {idx}..{idx + width - 1}"
                                    f", past the last stream {config.streams - 1}"))
     return problems
+
+
+def step_range(instr: Instr, step: str, cfg, queue: str) -> tuple[int, int]:
+    """Legal range of a REPEAT-stepped field: a MEM address stays in its queue's bank."""
+    q = cfg.queue_by_name[queue]
+    if q.bank is not None:
+        return q.bank * cfg.mem_words, (q.bank + 1) * cfg.mem_words - 1
+    f = next(f for f in instr.fields if f.name == step)
+    return f.lo, field_limit(f, cfg)
 
 
 def stream_width(instr: Instr, values: dict[str, int], spec: int | str) -> int:

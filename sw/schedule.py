@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import LpuError, LpuErrors
-from .isa import BY_MNEMONIC, Instr, field_limit, stream_text, stream_width
+from .isa import BY_MNEMONIC, Instr, step_range, stream_text, stream_width
 from .program import Item, Program
 
 _NOP, _HALT = BY_MNEMONIC["NOP"], BY_MNEMONIC["HALT"]
@@ -230,11 +230,10 @@ class _Scheduler:
             values = dict(prev.values)
             if step:
                 values[step] = prev.values[step] + k * v["stride"]
-                f = next(f for f in prev.instr.fields if f.name == step)
-                lim = field_limit(f, self.cfg)
-                if not 0 <= values[step] <= lim:
+                lo, hi = step_range(prev.instr, step, self.cfg, st.name)
+                if not lo <= values[step] <= hi:
                     self.err(f"REPEAT steps {prev.instr.mnemonic} {step} to {values[step]}, "
-                             f"outside 0..{lim}", item, "stride")
+                             f"outside {lo}..{hi}", item, "stride")
                     return t
             issue = Issue(st.name, prev.cycle + k * v["d"], prev.instr, values, prev.item, k)
             self.out.issues.append(issue)
@@ -249,7 +248,7 @@ class _Scheduler:
         end = max((qs.end for qs in self.out.queues.values()), default=0)
         writes: dict[tuple[int, int, int, int], Issue] = {}
         diag: dict[tuple[int, int, int], list[tuple[int, Issue]]] = defaultdict(list)
-        banks: dict[tuple[str, int, int], dict[str, Issue]] = defaultdict(dict)
+        banks: dict[tuple[str, int], dict[str, Issue]] = defaultdict(dict)
         last_abc: dict[tuple[str, int], Issue] = {}
         for iss in sorted(self.out.issues, key=lambda i: (i.cycle, pos[i.queue])):
             instr, v = iss.instr, iss.values
@@ -299,25 +298,17 @@ class _Scheduler:
         return self.cfg.slices[p].name
 
     def bank_use(self, iss: Issue, banks):
-        how = iss.instr.bank
-        if how is None:
+        kind = iss.instr.bank
+        if kind is None:
             return
-        words = self.cfg.mem_words
-        if how in ("read", "write"):
-            bank_list = [iss.values["addr"] // words]
-            col = "addr"
-        else:
-            bank_list = list(range(self.cfg.mem_banks))
-            col = "m"
-        kind = "read" if how in ("read", "gather") else "write"
         when = iss.cycle if kind == "read" else iss.cycle + 1
         other = "write" if kind == "read" else "read"
-        for b in bank_list:
-            use = banks[(iss.queue, b, when)]
-            if other in use:
-                self.err(f"MEM bank read and written in one cycle: {iss.queue} bank {b} in "
-                         f"cycle {when}, {other} by {use[other].where()}", iss.item, col)
-            use[kind] = iss
+        use = banks[(iss.queue, when)]
+        if other in use:
+            self.err(f"MEM bank read and written in one cycle: the bank of {iss.queue} in "
+                     f"cycle {when}, {other} by {use[other].where()}", iss.item,
+                     "addr" if "addr" in iss.values else "m")
+        use[kind] = iss
 
     def check_reads(self, iss: Issue, q: int, diag):
         instr, v = iss.instr, iss.values

@@ -94,13 +94,21 @@ def test_round_trip(instr):
         assert decoded is instr and dvalues == values
         texts.append(format_instr(decoded, dvalues))
         words.append(word)
-    source = f".config {BIG_TEXT}\n.queue {QUEUE_FOR_UNIT[instr.unit]}\n" + \
-        "".join(f"    {t}\n" for t in texts)
+    # A MEM queue serves one bank, so each MEM line goes to the queue of its address's bank.
+    sections: dict[str, list[tuple[str, int]]] = {}
+    for text, word, values in zip(texts, words, assignments, strict=True):
+        queue = QUEUE_FOR_UNIT[instr.unit]
+        if instr.unit == "MEM":
+            queue += f".{values.get('addr', 0) // BIG.mem_words}"
+        sections.setdefault(queue, []).append((text, word))
+    source = f".config {BIG_TEXT}\n" + "".join(
+        f".queue {q}\n" + "".join(f"    {t}\n" for t, _ in lines) for q, lines in sections.items())
     prog = assemble_text("<roundtrip>", source)
-    items = next(iter(prog.queues.values()))
-    assert len(items) == len(words)
-    for item, word, text in zip(items, words, texts, strict=True):
-        assert encode(item.instr, item.values) == word, text
+    for queue, lines in sections.items():
+        items = prog.queues[queue]
+        assert len(items) == len(lines)
+        for item, (text, word) in zip(items, lines, strict=True):
+            assert encode(item.instr, item.values) == word, text
 
 
 def test_round_trip_counts_are_meaningful():

@@ -24,31 +24,31 @@ def producer_of(s, queue, mnemonic):
 
 def test_arrival_is_issue_plus_latency_plus_hops():
     # READ (d=1) at MEM_W1 (3), cycle 2 -> VXM (5) is 2 hops: 2 + 1 + 2 = 5.
-    s = sched(".queue MEM_W1\n@2 READ 0, E0\n.queue VXM.0\n@5 MOV.i8 E0, E1\n")
-    assert producer_of(s, "VXM.0", "MOV") == [("MEM_W1", 2)]
+    s = sched(".queue MEM_W1.0\n@2 READ 0, E0\n.queue VXM.0\n@5 MOV.i8 E0, E1\n")
+    assert producer_of(s, "VXM.0", "MOV") == [("MEM_W1.0", 2)]
     # One cycle early or late: no value.
     for at in (4, 6):
         with pytest.raises(LpuError, match=f"holds no value at VXM in cycle {at}"):
-            sched(f".queue MEM_W1\n@2 READ 0, E0\n.queue VXM.0\n@{at} MOV.i8 E0, E1\n")
+            sched(f".queue MEM_W1.0\n@2 READ 0, E0\n.queue VXM.0\n@{at} MOV.i8 E0, E1\n")
 
 
 def test_westward_and_wrong_direction():
-    s = sched(".queue MEM_E1\nREAD 0, W3\n.queue VXM.0\n@3 MOV.i8 W3, E1\n")  # 0 + 1 + 2
-    assert producer_of(s, "VXM.0", "MOV") == [("MEM_E1", 0)]
+    s = sched(".queue MEM_E1.0\nREAD 0, W3\n.queue VXM.0\n@3 MOV.i8 W3, E1\n")  # 0 + 1 + 2
+    assert producer_of(s, "VXM.0", "MOV") == [("MEM_E1.0", 0)]
     with pytest.raises(LpuError, match="nothing writes this stream upstream"):
-        sched(".queue MEM_E1\nREAD 0, E3\n.queue VXM.0\n@3 MOV.i8 E3, E1\n")
+        sched(".queue MEM_E1.0\nREAD 0, E3\n.queue VXM.0\n@3 MOV.i8 E3, E1\n")
 
 
 def test_nearer_writer_replaces_the_passing_value():
     # MEM_W1 and MEM_W0 both put a value on E0 that reaches the VXM in cycle 5; the nearer wins.
-    s = sched(".queue MEM_W1\n@2 READ 0, E0\n.queue MEM_W0\n@3 READ 1, E0\n"
+    s = sched(".queue MEM_W1.0\n@2 READ 0, E0\n.queue MEM_W0.0\n@3 READ 1, E0\n"
               ".queue VXM.0\n@5 MOV.i8 E0, E1\n")
-    assert producer_of(s, "VXM.0", "MOV") == [("MEM_W0", 3)]
+    assert producer_of(s, "VXM.0", "MOV") == [("MEM_W0.0", 3)]
 
 
 def test_vxm_chaining_next_cycle():
     # ADD (d=1) at cycle 2 loads its register at the end of cycle 3; ALU 1 uses it in cycle 4.
-    text = (".queue MEM_W0\nREAD 0, E0\n.queue VXM.0\n@2 ADD.i8 E0, E0, E1\n"
+    text = (".queue MEM_W0.0\nREAD 0, E0\n.queue VXM.0\n@2 ADD.i8 E0, E0, E1\n"
             ".queue VXM.1\n@{} MOV.i8 E1, W2\n")
     s = sched(text.format(4))
     assert producer_of(s, "VXM.1", "MOV") == [("VXM.0", 2)]
@@ -57,8 +57,8 @@ def test_vxm_chaining_next_cycle():
 
 
 def test_repeat_timing_and_stride():
-    s = sched(".queue MEM_W0\n@1 READ 4, E0\nREPEAT 3, 2, -1\nREAD 9, E1\n")
-    got = [(c, v["addr"]) for c, _, v in issues(s, "MEM_W0")]
+    s = sched(".queue MEM_W0.0\n@1 READ 4, E0\nREPEAT 3, 2, -1\nREAD 9, E1\n")
+    got = [(c, v["addr"]) for c, _, v in issues(s, "MEM_W0.0")]
     # Repeats at 1 + 2k with addresses 4 - k; the next instruction at 1 + 3 * 2 + 1 = 8.
     assert got == [(1, 4), (3, 3), (5, 2), (7, 1), (8, 9)]
     assert s.cycles == 8 + 1 + 1
@@ -73,11 +73,11 @@ def test_predicted_cycles_cover_latency():
 
 
 def test_sync_notify():
-    s = sched(".queue MEM_W0\nSYNC\nREAD 0, E0\n.queue MEM_E0\n@6 NOTIFY\nREAD 0, W0\n")
-    assert [c for c, *_ in issues(s, "MEM_W0")] == [7]
-    assert [c for c, *_ in issues(s, "MEM_E0")] == [7]
+    s = sched(".queue MEM_W0.0\nSYNC\nREAD 0, E0\n.queue MEM_E0.0\n@6 NOTIFY\nREAD 0, W0\n")
+    assert [c for c, *_ in issues(s, "MEM_W0.0")] == [7]
+    assert [c for c, *_ in issues(s, "MEM_E0.0")] == [7]
     with pytest.raises(LpuError, match="never released"):
-        sched(".queue MEM_W0\n@3 SYNC\n.queue MEM_E0\n@2 NOTIFY\n")
+        sched(".queue MEM_W0.0\n@3 SYNC\n.queue MEM_E0.0\n@2 NOTIFY\n")
 
 
 def test_deskew_freezes_to_the_epoch_boundary():

@@ -34,6 +34,7 @@ class Builder:
         self.data: list[str] = []
         self.ops: dict[str, list[Op]] = {}
         self.busy: dict[str, set[int]] = {}
+        self.symbol_base: dict[str, dict] = {}
 
     def pos(self, slice_name: str) -> int:
         return self.cfg.slice_by_name[slice_name].position
@@ -43,6 +44,10 @@ class Builder:
 
     def free(self, queue: str, cycle: int) -> bool:
         return cycle >= 0 and cycle not in self.busy.get(queue, ())
+
+    def reserve(self, queue: str, cycle: int) -> None:
+        """Keep a queue's cycle free of issues (e.g. a MEM bank busy with a write)."""
+        self.busy.setdefault(queue, set()).add(cycle)
 
     def put(self, queue: str, cycle: int, name: str, *args, step: int | None = None,
             comment: str = "") -> None:

@@ -1,146 +1,250 @@
-"""GEMV, y = x @ w (int8 x int8 -> int32), tiled over both MXMs.
+"""GEMV, y = x @ w (int8 x int8 -> int32), streamed through both MXMs.
 
-Column blocks of ``lanes`` outputs alternate between the west and east MXM. Each MXM streams its
-weight tiles from the MEM slices of its own hemisphere, one row per slice per cycle, ``LW``
-taking one row from every slice each cycle, so the shadow for the next tile fills while the
-array computes. ``x`` is read once per MXM into the activation buffer (``LA``) and every tile
-takes its activation from there (``ABCB``), so after a short prologue the MEM slices spend
-their read cycles on weights alone. The results leave as int32 groups; each MEM slice stores
-one byte plane as it passes, which costs that slice one read cycle (a bubble in its hemisphere's
-weight stream). The bound: weight bytes / (lanes x MEM slices), one word per slice per cycle.
+Column blocks of ``lanes`` outputs go to the west or east MXM. Each MXM streams its weight
+tiles from the MEM bank queues of its own hemisphere ("feeders"), one row per feeder per cycle,
+``LW`` taking one row from every feeder each cycle, so the shadow for the next tile fills while
+the array computes. ``x`` is read once per MXM into the activation buffer (``LA``) and every
+tile takes its activation from there (``ABCB``), so after a short prologue the feeders spend
+their cycles on weights alone. A finished block leaves as an int32 group; what happens to it
+is the caller's choice (``store_block`` writes one byte plane per MEM slice, which costs each
+of those bank queues a read cycle: a bubble in that hemisphere's weight stream).
+
+Bound: weight bytes / (lanes x MEM bank queues), every bank queue reading one word per cycle.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..config import TileConfig
 from .builder import Builder, KernelError
 
+HEMIS = ("W", "E")
+MXM = {"W": "MXM_W", "E": "MXM_E"}
+TOWARD_MXM = {"W": "W", "E": "E"}  # weights and x travel toward their MXM
+FROM_MXM = {"W": "E", "E": "W"}  # results travel back over the MEM slices
+
 
 def gemv_bound(cfg: TileConfig, k: int, n: int) -> int:
-    """Cycles to read every weight byte with every MEM slice reading one word per cycle."""
-    return -(-k * n // (cfg.lanes * 2 * cfg.mem_slices))
+    """Cycles to read every weight byte with every MEM bank queue reading one word a cycle."""
+    return -(-k * n // (cfg.lanes * 2 * cfg.mem_slices * cfg.mem_banks))
 
 
-def check_shape(cfg: TileConfig, k: int, n: int) -> None:
-    lanes = cfg.lanes
-    for name, v in (("k", k), ("n", n)):
-        if not isinstance(v, int) or v <= 0 or v % lanes:
+def check_multiple(cfg: TileConfig, **dims: int) -> None:
+    for name, v in dims.items():
+        if not isinstance(v, int) or v <= 0 or v % cfg.lanes:
             raise KernelError(f"--{name} must be a positive multiple of the lane count "
-                              f"({lanes}), not {v}")
+                              f"({cfg.lanes}), not {v}")
+
+
+def mem_slices(cfg: TileConfig) -> list[str]:
+    """MEM slices west to east."""
+    return [s.name for s in cfg.slices if s.kind == "MEM"]
+
+
+def feeders(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
+    """The (slice, bank) queues that feed one MXM: as many as keep 4+ cycles per tile."""
+    slices = [f"MEM_{h}{j}" for j in range(cfg.mem_slices)]
+    all_feeders = [(s, bank) for s in slices for bank in range(cfg.mem_banks)]
+    count = max(f for f in range(1, len(all_feeders) + 1)
+                if cfg.lanes % f == 0 and cfg.lanes // f >= 4)
+    return all_feeders[:count]
+
+
+class Layout:
+    """Bump allocation of MEM words: one offset per bank, the same in every slice."""
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        self.next = [0] * cfg.mem_banks
+
+    def alloc(self, bank: int, words: int, what: str) -> int:
+        start = self.next[bank]
+        if start + words > self.cfg.mem_words:
+            raise KernelError(f"{what} does not fit: bank {bank} of each MEM slice holds "
+                              f"{self.cfg.mem_words} words and {start} are taken")
+        self.next[bank] += words
+        return bank * self.cfg.mem_words + start
+
+
+@dataclass
+class Task:
+    """One MXM's share: weight symbol, its column blocks (in order) and K."""
+
+    h: str
+    w_name: str
+    blocks: list[int]
+    k: int
+    acc: int = 0
+    tiles: list = field(default_factory=list)
+    i: int = 0
+    row: int = 0
+    addr: list = field(default_factory=list)
+    iw_at: int = -1  # cycle of the last IW: the next tile's rows may load from then on
+
+
+def declare_weights(b: Builder, layout: Layout, name: str, k: int, n: int,
+                    owner: dict[int, str]) -> dict[str, int]:
+    """Declare weight symbol ``name`` (k, n) so each feeder reads its rows in tile order.
+
+    Row kk of column block nb is word kk*NB + nb; dealt over F*NB placements it lands in
+    placement (kk % F)*NB + nb at address base + kk // F. Returns the base per hemisphere.
+    """
+    cfg = b.cfg
+    nb_count = n // cfg.lanes
+    feed = {h: feeders(cfg, h) for h in HEMIS}
+    f = len(feed["W"])
+    order = {h: [nb for nb in range(nb_count) if owner[nb] == h] for h in HEMIS}
+    words = max(len(v) for v in order.values()) * (k // f)
+    base = {bank: layout.alloc(bank, words, f"weights {name}") for bank in range(cfg.mem_banks)}
+    places = []
+    for j in range(f):
+        for nb in range(nb_count):
+            h = owner[nb]
+            sl, bank = feed[h][j]
+            places.append((sl, base[bank] + order[h].index(nb) * (k // f)))
+    b.declare(name, "i8", (k, n), places)
+    return base
+
+
+def declare_vector(b: Builder, layout: Layout, name: str, dtype: str, n: int) -> int:
+    """A vector dealt over every MEM slice in bank 0 (int8: chunk c in slice c % S)."""
+    slices = mem_slices(b.cfg)
+    planes = {"i8": 1, "i16": 2, "i32": 4}[dtype]
+    words = -(-(n // b.cfg.lanes) * planes // len(slices))
+    base = layout.alloc(0, words, f"vector {name}")
+    b.declare(name, dtype, (n,), [(s, base) for s in slices])
+    return base
+
+
+def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block,
+                lockstep: bool = False) -> None:
+    """Emit the prologue (x into the activation buffers) and the weight streaming."""
+    cfg = b.cfg
+    L = cfg.lanes
+    slices = mem_slices(cfg)
+    for task in tasks:
+        f = len(feeders(cfg, task.h))
+        task.tiles = [(nb, kt) for nb in task.blocks for kt in range(task.k // L)]
+        task.addr = [0] * f
+        kt_count = task.k // L
+        if kt_count > cfg.mxm_act_slots:
+            raise KernelError(f"k = {task.k} needs {kt_count} activation buffer slots; this "
+                              f"tile has {cfg.mxm_act_slots}")
+        act, t = f"{MXM[task.h]}.ACT", start
+        xs = f"{TOWARD_MXM[task.h]}{f}"
+        for kt in range(kt_count):
+            src = slices[kt % len(slices)]
+            while not (b.free(act, t) and b.free(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]))):
+                t += 1
+            b.put(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]), "READ",
+                  x_base + kt // len(slices), xs, step=0, comment=f"x chunk {kt}")
+            b.put(act, t, "LA", kt, xs, step=0)
+            t += 1
+    bases = {task.h: task for task in tasks}
+    t = start + 1
+    while any(task.i < len(task.tiles) for task in tasks):
+        ready = {}
+        for task in tasks:
+            if task.i >= len(task.tiles):
+                continue
+            feed = feeders(cfg, task.h)
+            reads = [(f"{sl}.{bank}", t - 1 - b.hops(sl, MXM[task.h])) for sl, bank in feed]
+            ready[task.h] = all(b.free(q, r) for q, r in reads) and \
+                b.free(f"{MXM[task.h]}.WGT", t) and (task.row or t >= task.iw_at)
+        go = [h for h, ok in ready.items() if ok]
+        if lockstep and len(go) != len(ready):
+            go = []
+        for h in go:
+            task = bases[h]
+            feed = feeders(cfg, h)
+            base = b.symbol_base[task.w_name]
+            for j, (sl, bank) in enumerate(feed):
+                q = f"{sl}.{bank}"
+                b.put(q, t - 1 - b.hops(sl, MXM[h]), "READ", base[bank] + task.addr[j],
+                      f"{TOWARD_MXM[h]}{j}", step=0)
+                task.addr[j] += 1
+            b.put(f"{MXM[h]}.WGT", t, "LW", task.row, f"{TOWARD_MXM[h]}0", len(feed), step=0)
+            task.row += len(feed)
+        for h in go:
+            task = bases[h]
+            if task.row == L:
+                task.row = 0
+                nb, kt = task.tiles[task.i]
+                task.i += 1
+                act = f"{MXM[h]}.ACT"
+                c = t + 1
+                while not (b.free(act, c) and b.free(act, c + 1)):
+                    c += 1
+                b.put(act, c, "IW")
+                b.put(act, c + 1, "ABCB", kt, task.acc, int(kt > 0))
+                task.iw_at = c
+                if kt == task.k // L - 1:
+                    on_block(task, nb, c + 1)
+                    task.acc ^= 1
+        t += 1
+
+
+def plane_stores(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
+    """Bank queues that store the 4 byte planes of a block from MXM h: both banks of the two
+    slices of the other hemisphere nearest the far MXM, so the result travels the same way as
+    that hemisphere's weights and its write bubbles line up in one LW cycle."""
+    other = "E" if h == "W" else "W"
+    return [(f"MEM_{other}{j}", bank) for j in range(2) for bank in range(2)]
+
+
+def declare_result(b: Builder, layout: Layout, name: str, n: int, owner) -> dict[int, int]:
+    """Declare int32 vector ``name`` whose block nb lands where ``store_block`` writes it."""
+    nb_count = n // b.cfg.lanes
+    per = {h: sum(1 for nb in range(nb_count) if owner[nb] == h) for h in HEMIS}
+    base = {bank: layout.alloc(bank, max(per.values()), f"result {name}")
+            for bank in range(b.cfg.mem_banks)}
+    places = [(sl, base[bank]) for h in HEMIS for sl, bank in plane_stores(b.cfg, h)]
+    b.declare(name, "i32", (n,), places)
+    return base
+
+
+def store_block(b: Builder, task: Task, nb: int, abcb: int, y_base: dict[int, int]) -> None:
+    """Emit block nb (last ABCB in cycle abcb) as int32; each plane is stored as it passes."""
+    act = f"{MXM[task.h]}.ACT"
+    targets = plane_stores(b.cfg, task.h)
+    for c in range(abcb + 2, abcb + 2 + 256):
+        writes = [(f"{s}.{bank}", c + 1 + b.hops(MXM[task.h], s)) for s, bank in targets]
+        if b.free(act, c) and all(b.free(q, w) and b.free(q, w + 1) for q, w in writes):
+            break
+    else:
+        raise AssertionError(f"no cycle to emit block {nb} from {MXM[task.h]}")
+    b.put(act, c, "ACC", task.acc, f"{FROM_MXM[task.h]}4", comment=f"y block {nb}")
+    for j, (q, w) in enumerate(writes):
+        bank = targets[j][1]
+        b.put(q, w, "WRITE", y_base[bank] + task.blocks.index(nb), f"{FROM_MXM[task.h]}{4 + j}",
+              step=0, comment=f"y block {nb} plane {j}")
+        b.reserve(q, w + 1)  # the bank is written then: no READ in that cycle
+
+
+def check_tile(cfg: TileConfig) -> None:
+    if cfg.streams < 8:
+        raise KernelError(f"gemv needs 8 streams per direction; this tile has {cfg.streams}")
+    if len(mem_slices(cfg)) < 4:
+        raise KernelError("gemv needs 4 MEM slices to store an int32 result in one pass")
+    if len(feeders(cfg, "W")) >= 4 and cfg.streams < 2 * 4:
+        raise KernelError("gemv needs more streams for this many feeders")
 
 
 def gemv(cfg: TileConfig, k: int, n: int) -> str:
     """Return assembly for y = x @ w with x int8 (k,), w int8 (k, n), y int32 (n,)."""
-    check_shape(cfg, k, n)
-    L, M = cfg.lanes, cfg.mem_slices
-    kt_count, nb_count = k // L, n // L
-    rows_per_lw = M
-    if L % M or L // M < 4:
-        raise KernelError(f"gemv needs lanes / mem_slices >= 4 and whole; this tile has "
-                          f"{L} lanes and {M} MEM slices per hemisphere")
-    if cfg.streams < 8 or M + 1 > 4:
-        raise KernelError("gemv needs at least 8 streams per direction and at most 3 MEM "
-                          "slices per hemisphere")
-    if kt_count > cfg.mxm_act_slots:
-        raise KernelError(f"--k {k} needs {kt_count} activation buffer slots; this tile has "
-                          f"{cfg.mxm_act_slots} (k <= {cfg.mxm_act_slots * L})")
-    if 2 * M < 4:
-        raise KernelError("gemv needs 4 MEM slices to store the int32 result planes")
+    check_multiple(cfg, k=k, n=n)
+    check_tile(cfg)
     b = Builder(cfg, f"gemv k={k} n={n}: y = x @ w")
-    hemis = {"W": [f"MEM_W{j}" for j in range(M)], "E": [f"MEM_E{j}" for j in range(M)]}
-    mxm = {"W": "MXM_W", "E": "MXM_E"}
-    wdir = {"W": "W", "E": "E"}  # weights and x travel toward their MXM
-    ydir = {"W": "E", "E": "W"}  # results travel back over the MEM slices
-    blocks = {"W": [nb for nb in range(nb_count) if nb % 2 == 0],
-              "E": [nb for nb in range(nb_count) if nb % 2 == 1]}
-    words_per_slice = max(len(v) for v in blocks.values()) * k // M
-    if words_per_slice > cfg.mem_words:
-        raise KernelError(f"gemv {k} x {n} needs {words_per_slice} weight words per MEM slice; "
-                          f"one bank holds {cfg.mem_words}")
-    # Layout: weight row k of column block nb is word (k*NB + nb); dealt over M*NB placements
-    # it lands in placement (k % M)*NB + nb at address base + k // M.
-    places = []
-    for j in range(M):
-        for nb in range(nb_count):
-            h = "W" if nb % 2 == 0 else "E"
-            places.append((hemis[h][j], blocks[h].index(nb) * (k // M)))
-    b.declare("w", "i8", (k, n), places)
-    all_mem = hemis["W"][::-1] + hemis["E"]  # west to east
-    bank1 = cfg.mem_words
-    x_words = -(-kt_count // len(all_mem))
-    b.declare("x", "i8", (k,), [(s, bank1) for s in all_mem])
-    y_slices = all_mem[:4]
-    b.declare("y", "i32", (n,), [(s, bank1 + x_words) for s in y_slices])
-
-    def mem_free(slice_name, cycle):
-        return b.free(slice_name, cycle)
-
-    # Prologue: each MXM loads x chunk kt into activation slot kt.
-    for h in ("W", "E"):
-        if not blocks[h]:
-            continue
-        act = f"{mxm[h]}.ACT"
-        t = 0
-        for kt in range(kt_count):
-            src = all_mem[kt % len(all_mem)]
-            addr = bank1 + kt // len(all_mem)
-            while True:
-                r = t - 1 - b.hops(src, mxm[h])
-                if b.free(act, t) and mem_free(src, r):
-                    break
-                t += 1
-            b.put(src, r, "READ", addr, f"{wdir[h]}{M}", step=0, comment=f"x chunk {kt}")
-            b.put(act, t, "LA", kt, f"{wdir[h]}{M}", step=0)
-            t += 1
-
-    # Weight streaming, both hemispheres advancing together cycle by cycle.
-    state = {}
-    for h in ("W", "E"):
-        tiles = [(nb, kt) for nb in blocks[h] for kt in range(kt_count)]
-        state[h] = {"tiles": tiles, "i": 0, "row": 0, "addr": [0] * M, "acc": 0}
-    t = 1
-    while any(s["i"] < len(s["tiles"]) for s in state.values()):
-        for h in ("W", "E"):
-            st = state[h]
-            if st["i"] >= len(st["tiles"]):
-                continue
-            reads = [(s, t - 1 - b.hops(s, mxm[h])) for s in hemis[h]]
-            if not all(mem_free(s, r) for s, r in reads) or not b.free(f"{mxm[h]}.WGT", t):
-                continue
-            for j, (s, r) in enumerate(reads):
-                b.put(s, r, "READ", st["addr"][j], f"{wdir[h]}{j}", step=0)
-                st["addr"][j] += 1
-            b.put(f"{mxm[h]}.WGT", t, "LW", st["row"], f"{wdir[h]}0", rows_per_lw, step=0)
-            st["row"] += rows_per_lw
-            if st["row"] == L:
-                st["row"] = 0
-                finish_tile(b, cfg, h, st, t, mxm, ydir, y_slices, kt_count, x_words)
-        t += 1
-    notes = [f"bound {gemv_bound(cfg, k, n)} cycles: {k * n} weight bytes / ({L} lanes x "
-             f"{2 * M} MEM slices)"]
+    layout = Layout(cfg)
+    nb_count = n // cfg.lanes
+    owner = {nb: HEMIS[nb % 2] for nb in range(nb_count)}
+    b.symbol_base["w"] = declare_weights(b, layout, "w", k, n, owner)
+    x_base = declare_vector(b, layout, "x", "i8", k)
+    y_base = declare_result(b, layout, "y", n, owner)
+    tasks = [Task(h, "w", [nb for nb in range(nb_count) if owner[nb] == h], k) for h in HEMIS]
+    tasks = [t for t in tasks if t.blocks]
+    stream_gemv(b, tasks, x_base, 0, lambda task, nb, t: store_block(b, task, nb, t, y_base))
+    notes = [f"bound {gemv_bound(cfg, k, n)} cycles: {k * n} weight bytes / ({cfg.lanes} lanes "
+             f"x {2 * cfg.mem_slices * cfg.mem_banks} MEM bank queues)"]
     return b.render(notes)
-
-
-def finish_tile(b, cfg, h, st, t, mxm, ydir, y_slices, kt_count, x_words):
-    """Install the tile whose last rows loaded in cycle t, multiply, and emit a finished block."""
-    act = f"{mxm[h]}.ACT"
-    nb, kt = st["tiles"][st["i"]]
-    st["i"] += 1
-    if not (b.free(act, t + 1) and b.free(act, t + 2)):
-        raise AssertionError(f"{act} has no room for IW/ABCB after cycle {t}")
-    b.put(act, t + 1, "IW")
-    b.put(act, t + 2, "ABCB", kt, st["acc"], int(kt > 0))
-    if kt != kt_count - 1:
-        return
-    bank1 = cfg.mem_words
-    for c in range(t + 4, t + 4 + cfg.lanes // cfg.mem_slices - 3):
-        writes = [(s, c + 1 + b.hops(mxm[h], s)) for s in y_slices]
-        if b.free(act, c) and all(b.free(s, w) for s, w in writes):
-            break
-    else:
-        raise AssertionError(f"no cycle to emit block {nb} from {mxm[h]}")
-    b.put(act, c, "ACC", st["acc"], f"{ydir[h]}4", comment=f"y block {nb}")
-    for j, (s, w) in enumerate(writes):
-        b.put(s, w, "WRITE", bank1 + x_words + nb, f"{ydir[h]}{4 + j}", step=0,
-              comment=f"y block {nb} plane {j}")
-    st["acc"] ^= 1
