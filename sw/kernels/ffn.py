@@ -1,0 +1,115 @@
+"""SwiGLU decode FFN: y = h @ w_down with h = silu(x @ w_gate) * (x @ w_up), requantized.
+
+Phase 1 streams ``w_gate`` through the west MXM and ``w_up`` through the east MXM in lockstep.
+The two int32 results of column block nb meet in the VXM three cycles apart and a chain of
+ALU instructions, each reading the one before it through VXM chaining, makes h's chunk nb::
+
+    g8 = REQUANT(g), u8 = REQUANT(u)          QPARAM mult, shift: int32 -> Q3.4
+    a8 = SILU(g8)                             Q3.4 table
+    p16 = CVT.i8.i16(a8) * CVT.i8.i16(u8)     Q6.8, exact
+    h8 = CVT.i16.i8(SRAI.i16(p16, 4))         round half up, saturate: Q3.4
+
+h is written to MEM in the activation layout and phase 2 is the GEMV h @ w_down.
+"""
+
+from __future__ import annotations
+
+from ..config import TileConfig
+from .builder import Builder, KernelError
+from .gemv import (
+    HEMIS,
+    Layout,
+    Task,
+    check_multiple,
+    check_tile,
+    declare_result,
+    declare_vector,
+    declare_weights,
+    gemv_bound,
+    mem_slices,
+    store_block,
+    stream_gemv,
+)
+
+CHAIN = 16  # cycles one chunk's VXM chain occupies
+
+
+def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> None:
+    """Place the chain for chunk nb; g arrives on E4..E7 in cycle t, u on W4..W7 at t + 3."""
+    out = "W3" if b.pos(h_slice) < b.pos("VXM") else "E3"
+    b.put("VXM.0", t, "REQUANT", "E4", "E4", comment=f"h chunk {nb}: g8")
+    b.put("VXM.1", t + 3, "REQUANT", "W4", "W4", comment="u8")
+    b.put("VXM.0", t + 4, "SILU", "E4", "E5", comment="a8 = silu(g8)")
+    b.put("VXM.2", t + 7, "CVT.i8.i16", "E5", "E6")
+    b.put("VXM.1", t + 7, "CVT.i8.i16", "W4", "W6")
+    b.put("VXM.0", t + 9, "MUL.i16", "E6", "W6", "E4", comment="Q6.8 product")
+    b.put("VXM.1", t + 12, "SRAI.i16", "E4", "E6", 4)
+    b.put("VXM.0", t + 14, "CVT.i16.i8", "E6", out, comment="h8")
+    w = t + 14 + 1 + b.hops("VXM", h_slice)
+    b.put(f"{h_slice}.0", w, "WRITE", h_addr, out, step=0, comment=f"h chunk {nb}")
+    b.reserve(f"{h_slice}.0", w + 1)
+
+
+def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
+    check_multiple(cfg, d=d, f=f)
+    check_tile(cfg)
+    if cfg.vxm_alus < 3:
+        raise KernelError(f"ffn needs 3 VXM ALUs; this tile has {cfg.vxm_alus}")
+    if d < 4 * cfg.lanes:
+        raise KernelError(f"ffn needs --d >= {4 * cfg.lanes} (4 x lanes) so each block's VXM "
+                          "chain finishes before the next block's results arrive")
+    if not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
+        raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "
+                          f"{shift}")
+    b = Builder(cfg, f"ffn d={d} f={f}: y = (silu(x @ w_gate) * (x @ w_up)) @ w_down, "
+                     f"requant mult={mult} shift={shift}")
+    layout = Layout(cfg)
+    fb = f // cfg.lanes
+    b.symbol_base["w_gate"] = declare_weights(b, layout, "w_gate", d, f, dict.fromkeys(range(fb), "W"))
+    b.symbol_base["w_up"] = declare_weights(b, layout, "w_up", d, f, dict.fromkeys(range(fb), "E"))
+    db = d // cfg.lanes
+    down_owner = {nb: HEMIS[nb % 2] for nb in range(db)}
+    b.symbol_base["w_down"] = declare_weights(b, layout, "w_down", f, d, down_owner)
+    x_base = declare_vector(b, layout, "x", "i8", d)
+    h_base = declare_vector(b, layout, "h", "i8", f)
+    y_base = declare_result(b, layout, "y", d, down_owner)
+    slices = mem_slices(cfg)
+    b.put("VXM.0", 0, "QPARAM", mult, shift)
+    b.put("VXM.1", 0, "QPARAM", mult, shift)
+    done: dict[int, int] = {}
+    last = {"t": -CHAIN}
+
+    def on_block(task: Task, nb: int, abcb: int) -> None:
+        if task.h == "W":
+            done[nb] = abcb
+            return
+        h_slice, h_addr = slices[nb % len(slices)], h_base + nb // len(slices)
+        c = max(done.pop(nb), abcb - 3) + 2
+        while True:
+            t = c + 1 + b.hops("MXM_W", "VXM")
+            chain_ok = t >= last["t"] + CHAIN and all(
+                b.free(q, t + dt) for q, dt in (("VXM.0", 0), ("VXM.1", 3), ("VXM.0", 4),
+                                               ("VXM.2", 7), ("VXM.1", 7), ("VXM.0", 9),
+                                               ("VXM.1", 12), ("VXM.0", 14)))
+            w = t + 15 + b.hops("VXM", h_slice)
+            if chain_ok and b.free("MXM_W.ACT", c) and b.free("MXM_E.ACT", c + 3) and \
+                    b.free(f"{h_slice}.0", w) and b.free(f"{h_slice}.0", w + 1):
+                break
+            c += 1
+        b.put("MXM_W.ACT", c, "ACC", 0 if nb % 2 == 0 else 1, "E4", comment=f"gate block {nb}")
+        b.put("MXM_E.ACT", c + 3, "ACC", 0 if nb % 2 == 0 else 1, "W4",
+              comment=f"up block {nb}")
+        vxm_chain(b, t, h_slice, h_addr, nb)
+        last["t"] = t
+
+    phase1 = [Task("W", "w_gate", list(range(fb)), d), Task("E", "w_up", list(range(fb)), d)]
+    stream_gemv(b, phase1, x_base, 1, on_block, lockstep=True)
+    start = max(max(c) for c in b.busy.values()) + 2
+    phase2 = [Task(h, "w_down", [nb for nb in range(db) if down_owner[nb] == h], f)
+              for h in HEMIS]
+    phase2 = [t for t in phase2 if t.blocks]
+    stream_gemv(b, phase2, h_base, start,
+                lambda task, nb, t: store_block(b, task, nb, t, y_base))
+    bound = gemv_bound(cfg, d, 2 * f) + gemv_bound(cfg, f, d)
+    return b.render([f"GEMV bound {bound} cycles: {3 * d * f} weight bytes / "
+                     f"({cfg.lanes} lanes x {2 * cfg.mem_slices * cfg.mem_banks} bank queues)"])
