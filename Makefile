@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup test test-long demo lint docs clean help
+.PHONY: all setup test test-long demo bench lint docs clean help
 
 all: test
 
 help:
 	@echo "make test   set up .venv, lint, run the test suite (what CI runs)"
-	@echo "make demo   set up .venv, assemble the example kernel, print its static schedule"
+	@echo "make demo   set up .venv, run the SwiGLU FFN kernel on the golden model, check it"
+	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed)"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 
@@ -33,8 +34,10 @@ test-long: $(STAMP)
 	LPU_LONG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	@mkdir -p build
-	$(BIN)/lpu asm sw/examples/gemv16.s -o build/gemv16.lpx
+	$(BIN)/python -m lpu.sw.demo
+
+bench: $(STAMP)
+	$(BIN)/python -m lpu.sw.bench
 
 docs: $(STAMP)
 	$(BIN)/lpu isa-doc -o docs/isa.md

@@ -1,0 +1,58 @@
+"""``make bench``: measured performance tables (GEMV cycles against the MEM bound, model speed)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from . import reference
+from .asm import assemble_text
+from .config import TileConfig
+from .golden import run_golden
+from .kernels.gemv import gemv, gemv_bound
+from .schedule import schedule
+
+GEMV_SIZES = ((64, 64), (128, 128), (256, 256), (512, 512), (256, 1024), (1024, 256))
+
+
+def gemv_table(cfg: TileConfig, sizes, seed: int = 0) -> list[str]:
+    rows = ["| K | N | cycles (golden) | predicted | bound | % of bound | bit-exact | golden cycles/s |",
+            "|---:|---:|---:|---:|---:|---:|:---:|---:|"]
+    rng = np.random.default_rng(seed)
+    for k, n in sizes:
+        prog = assemble_text(f"gemv_{k}x{n}.s", gemv(cfg, k, n))
+        sched = schedule(prog)
+        x = rng.integers(-128, 128, k, dtype=np.int8)
+        w = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        t0 = time.perf_counter()
+        r = run_golden(dataclasses.replace(prog, queues=sched.lowered), {"x": x, "w": w}, ["y"])
+        dt = time.perf_counter() - t0
+        exact = r.error is None and np.array_equal(r.outputs["y"], reference.gemv(x, w))
+        bound = gemv_bound(cfg, k, n)
+        rows.append(f"| {k} | {n} | {r.cycles} | {sched.cycles} | {bound} | "
+                    f"{100 * bound / r.cycles:.1f} | {'yes' if exact else 'NO'} | "
+                    f"{r.cycles / dt:,.0f} |")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", default="default")
+    a = ap.parse_args(argv)
+    cfg = TileConfig.named(a.config)
+    banks = 2 * cfg.mem_slices * cfg.mem_banks
+    print(f"## GEMV on the golden model ({a.config} tile: {cfg.lanes} lanes, {banks} MEM bank "
+          f"queues, seed 0)\n")
+    print(f"bound = K x N weight bytes / ({cfg.lanes} lanes x {banks} bank queues), "
+          "each bank queue reading one word per cycle\n")
+    sizes = [(k, n) for k, n in GEMV_SIZES
+             if k * n // (cfg.lanes * banks) <= cfg.mem_words and k // cfg.lanes <= cfg.mxm_act_slots]
+    print("\n".join(gemv_table(cfg, sizes)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""Kernels on the golden model: bit-exact against numpy, cycles equal to the prediction."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lpu.sw import reference, units
+from lpu.sw.asm import assemble_text
+from lpu.sw.config import TileConfig
+from lpu.sw.golden import run_golden
+from lpu.sw.kernels import KERNELS
+from lpu.sw.kernels.builder import KernelError
+from lpu.sw.schedule import schedule
+
+CFG = TileConfig()
+
+
+def run(text, inputs, outputs):
+    prog = assemble_text("kernel.s", text)
+    sched = schedule(prog)
+    result = run_golden(dataclasses.replace(prog, queues=sched.lowered), inputs, outputs)
+    assert result.error is None, result.error
+    assert result.cycles == sched.cycles, "golden cycles differ from the prediction"
+    return result
+
+
+def rand_i8(rng, shape, extremes=True):
+    a = rng.integers(-128, 128, shape, dtype=np.int8)
+    if extremes:  # make sure both int8 limits occur
+        flat = a.reshape(-1)
+        flat[rng.integers(0, flat.size, 3)] = -128
+        flat[rng.integers(0, flat.size, 3)] = 127
+    return a
+
+
+@pytest.mark.parametrize(("k", "n"), [(16, 16), (32, 16), (16, 48), (64, 64), (48, 80),
+                                      (128, 64), (96, 160)])
+def test_gemv_bit_exact(k, n):
+    rng = np.random.default_rng(k * 1000 + n)
+    x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
+    r = run(KERNELS["gemv"][0](CFG, k, n), {"x": x, "w": w}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
+
+
+def test_gemv_all_extremes():
+    """Every product at its largest magnitude: -128 * -128 summed 64 times."""
+    k = n = 64
+    x = np.full(k, -128, np.int8)
+    w = np.full((k, n), -128, np.int8)
+    w[:, 1::2] = 127
+    r = run(KERNELS["gemv"][0](CFG, k, n), {"x": x, "w": w}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
+    assert r.outputs["y"][0] == 64 * 128 * 128
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ffn_bit_exact_and_near_float(seed):
+    rng = np.random.default_rng(seed)
+    d, f, mult, shift = 64, 128, 1, 11
+    x = rand_i8(rng, d)
+    wg, wu = rand_i8(rng, (d, f)), rand_i8(rng, (d, f))
+    wd = rand_i8(rng, (f, d))
+    r = run(KERNELS["ffn"][0](CFG, d, f, mult, shift),
+            {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y", "h"])
+    np.testing.assert_array_equal(r.outputs["h"],
+                                  reference.swiglu_hidden(x, wg, wu, mult, shift))
+    np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
+    if not reference.saturates(x, wg, wu, mult, shift):
+        err = np.abs(r.outputs["y"] - reference.ffn_float(x, wg, wu, wd, mult, shift))
+        assert (err <= reference.ffn_error_bound(x, wg, wu, wd, mult, shift)).all()
+
+
+def test_ffn_error_bound_can_fail():
+    """Negative control: h off by half a Q3.4 unit, in the direction that matters for each
+    output, breaks the bound."""
+    rng = np.random.default_rng(7)
+    d, f, mult, shift = 64, 128, 1, 11
+    x, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
+        rand_i8(rng, (f, d))
+    h = reference.swiglu_hidden(x, wg, wu, mult, shift).astype(np.int64)
+    bound = reference.ffn_error_bound(x, wg, wu, wd, mult, shift)
+    y_float = reference.ffn_float(x, wg, wu, wd, mult, shift)
+    wd64 = wd.astype(np.int64)
+    wrong = h @ wd64 + 8 * np.abs(wd64).sum(axis=0)  # h_i + 8 * sign(wd_ij), for each j
+    assert (np.abs(wrong - y_float) > bound).all()
+
+
+@pytest.mark.parametrize("name", ["silu", "gelu"])
+def test_activation_kernels_whole_int8_range(name):
+    x = np.arange(-128, 128, dtype=np.int8)
+    r = run(KERNELS[name][0](CFG, 256), {"x": x}, ["y"])
+    table = units.silu_q34 if name == "silu" else units.gelu_q34
+    np.testing.assert_array_equal(r.outputs["y"], table(x))
+
+
+@pytest.mark.parametrize(("mult", "shift"), [(1, 0), (12345, 20), (-32768, 31), (32767, 40)])
+def test_requant_kernel(mult, shift):
+    rng = np.random.default_rng(shift)
+    x = rng.integers(-2**31, 2**31, 64, dtype=np.int64).astype(np.int32)
+    x[:4] = [-2**31, 2**31 - 1, 0, -1]
+    r = run(KERNELS["requant"][0](CFG, 64, mult, shift), {"x": x}, ["y"])
+    ref = np.clip((x.astype(np.int64) * mult + ((1 << (shift - 1)) if shift else 0)) >> shift,
+                  -128, 127)
+    np.testing.assert_array_equal(r.outputs["y"], ref)
+
+
+@pytest.mark.parametrize(("name", "args", "phrase"), [
+    ("gemv", {"k": 20, "n": 16}, "--k must be a positive multiple of the lane count (16)"),
+    ("gemv", {"k": 16, "n": 0}, "--n must be a positive multiple"),
+    ("gemv", {"k": 16 * 65, "n": 16}, "activation buffer slots"),
+    ("gemv", {"k": 2048, "n": 2048}, "does not fit"),
+    ("ffn", {"d": 32, "f": 64, "mult": 1, "shift": 8}, "--d >= 64"),
+    ("requant", {"n": 16, "mult": 1 << 15, "shift": 0}, "--mult must be in"),
+])
+def test_kernel_parameter_errors(name, args, phrase):
+    with pytest.raises(KernelError, match=phrase.replace("(", r"\(").replace(")", r"\)")):
+        KERNELS[name][0](CFG, **args)
