@@ -59,8 +59,9 @@ def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
 def bank_problem(cfg: TileConfig, queue: str, f, value: int) -> str | None:
     """A MEM queue serves one bank: an address in the other bank is an error."""
     bank = cfg.queue_by_name[queue].bank
-    if f.kind != "addr" or bank is None or value // cfg.mem_words == bank:
-        return None
+    if f.kind != "addr" or bank is None or value >= cfg.addresses or \
+            value // cfg.mem_words == bank:
+        return None  # past the last address: the range check reports it
     return (f"address {value:#x} is in bank {value // cfg.mem_words}; queue {queue} serves bank "
             f"{bank} ({bank * cfg.mem_words:#x}..{(bank + 1) * cfg.mem_words - 1:#x})")
 

@@ -170,7 +170,7 @@ class GoldenTile:
         notify = False
         if q.halted is not None or q.sync is not None:
             return False
-        if q.next == t:
+        if q.next <= t:
             if q.pc >= len(q.items):
                 raise TileError(t, q.name, "ran past the end of its program (no HALT)")
             item = q.items[q.pc]
@@ -453,3 +453,22 @@ def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
     if tuple(array.shape) != sym.shape:
         return f"{name} has shape {sym.shape}, the file holds {tuple(array.shape)}"
     return None
+
+
+def connect(a: GoldenTile, a_port: tuple[str, int], b: GoldenTile, b_port: tuple[str, int],
+            latency: int) -> None:
+    """Join a's C2C link a_port (slice, link) to b's b_port, both ways, with one latency."""
+    ab, ba = Link(latency), Link(latency)
+    a.links_out[a_port], b.links_in[b_port] = ab, ab
+    b.links_out[b_port], a.links_in[a_port] = ba, ba
+
+
+def run_system(tiles: list[GoldenTile], max_cycles: int = 10_000_000) -> None:
+    """Step tiles on one common clock until every tile is done (or stopped by an error)."""
+    for _ in range(max_cycles):
+        if all(t.done for t in tiles):
+            return
+        for t in tiles:
+            if not t.done:
+                t.step()
+    raise TileError(max_cycles, "system", f"no done after {max_cycles} cycles")

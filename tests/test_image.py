@@ -116,7 +116,9 @@ def test_example_roundtrip(tmp_path, capsys, name):
 
 
 # Every unit of the default tile, with readers timed by hand: a value issued at t by the slice at
-# p with latency d is at q in cycle t + d + |q - p| (MEM_W1 3, MEM_W0 4, VXM 5, SXM_E 8).
+# p with latency d is at q in cycle t + d + |q - p| (MEM_W1 3, MEM_W0 4, VXM 5, SXM_E 8). A MEM
+# queue serves one bank (MEM_W1.0 0x0..0xfff, MEM_W1.1 0x1000..0x1fff): MEM_W1.1 writes m in
+# bank 1 in cycle 5 while MEM_W1.0 reads bank 0.
 SINK_DEFAULT = """\
 .config default
 .data a i8[32] MEM_W0:0x0
@@ -124,7 +126,7 @@ SINK_DEFAULT = """\
 .data m i8[16, 4] MEM_W1:0x1000
 .mem MEM_E1:0x20 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255
 .mem MEM_E1:0x21 = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 128
-.queue MEM_W0
+.queue MEM_W0.0
     READ a, E0              ; at the VXM in cycles 2 and 3
     REPEAT 1, 1, 1
 .queue VXM.0
@@ -136,10 +138,11 @@ SINK_DEFAULT = """\
 .queue SXM_E
 @6  SHIFT.i8 E1, W4, -3
     ROTATE.i8 E2, W5, 5
-.queue MEM_W1
-@4  WRITE m+3, W2
-    READ 0x3ff, E3
+.queue MEM_W1.0
+@5  READ 0x3ff, E3
     REPEAT 2, 3, -1
+.queue MEM_W1.1
+@4  WRITE m+3, W2
 .queue C2C_E
     RUNTIME_DESKEW 5
 @70000 NOP 3                ; a gap longer than one NOP
@@ -152,7 +155,7 @@ SINK_TINY = """\
 .data x i8[4] MEM_W0:0x0
 .data y i32[4] MEM_E0:0x7c
 .mem MEM_W0:0x7f = 1, 2, 3, 250
-.queue MEM_W0
+.queue MEM_W0.0
     READ x, W0
     READ x, W1
     READ x, E0
@@ -176,7 +179,7 @@ SINK_TINY = """\
     NOTIFY
 @4  CVT.i8.i32 E0, W0
 @13 ACCUM.i8 E0, E0, 1
-.queue MEM_E0
+.queue MEM_E0.0
     SYNC
 @15 WRITE y, E0
 @19 WRITE 0x0, W1
@@ -197,8 +200,9 @@ def generated_program(seed: int) -> str:
     """A random program that is schedule-clean by construction.
 
     It has random data symbols and MEM words, and only instructions that read no stream, so no
-    operand timing can fail; each queue used (VXM.0, MXM_W.ACT, C2C_W, the MEM slices) is the
-    only writer at its slice position, so no two producers meet.
+    operand timing can fail; each queue used (VXM.0, MXM_W.ACT, C2C_W, one bank queue of each
+    MEM slice) is the only writer at its slice position, so no two producers meet. A MEM queue
+    reads only its own bank, and its REPEATs stay in it.
     """
     rng = random.Random(seed)
     spec, cfg = rng.choice(sorted(CONFIGS.items()))
@@ -222,10 +226,11 @@ def generated_program(seed: int) -> str:
         return rng.choice("EW") + str(width * rng.randrange(cfg.streams // width))
 
     # Each returns (instruction lines, cycles they hold the queue).
-    def gen_mem():
-        addr = rng.randrange(cfg.addresses)
+    def gen_mem(bank):
+        lo, hi = bank * cfg.mem_words, (bank + 1) * cfg.mem_words  # the queue's bank
+        addr = rng.randrange(lo, hi)
         n, d, stride = rng.randrange(1, 5), rng.randrange(1, 4), rng.randrange(-3, 4)
-        if rng.random() < 0.5 and 0 <= addr + n * stride < cfg.addresses:
+        if rng.random() < 0.5 and lo <= addr + n * stride < hi:
             return [f"READ {addr:#x}, {stream()}", f"REPEAT {n}, {d}, {stride}"], 1 + n * d
         return [f"READ {addr:#x}, {stream()}"], 1
 
@@ -244,7 +249,9 @@ def generated_program(seed: int) -> str:
                             f"RUNTIME_DESKEW {rng.randrange(1, 9)}"])], 1
 
     units = {"VXM.0": gen_vxm, "MXM_W.ACT": gen_act, "C2C_W": gen_c2c}
-    units.update(dict.fromkeys(mems, gen_mem))
+    for sl in mems:
+        bank = rng.randrange(cfg.mem_banks)
+        units[f"{sl}.{bank}"] = lambda bank=bank: gen_mem(bank)
     for queue in rng.sample(sorted(units), rng.randrange(1, len(units) + 1)):
         lines.append(f".queue {queue}")
         t = 0  # the cycle this queue is next free
@@ -290,7 +297,7 @@ SMALL = """\
 .config tiny
 .data s i8[4] MEM_W0:0x10
 .mem MEM_E0:0x0 = 1, 2, 3, 4
-.queue MEM_W0
+.queue MEM_W0.0
     READ s, E0
 .queue VXM.0
     CONST.i8 E1, -1
@@ -413,9 +420,15 @@ def _extra_symb_byte(img: bytes) -> bytes:
 
 # (id, change with a valid CRC, key phrase of the error)
 CORRUPT = [
-    ("illegal-opcode", lambda i: set_word(i, "MEM_W0", 0, 0x3F << 26), "illegal instruction"),
-    ("reserved-bits", lambda i: set_word(i, "MEM_W0", 0, word("READ", addr=0, z=0) | 1),
+    ("illegal-opcode", lambda i: set_word(i, "MEM_W0.0", 0, 0x3F << 26), "illegal instruction"),
+    ("reserved-bits", lambda i: set_word(i, "MEM_W0.0", 0, word("READ", addr=0, z=0) | 1),
      "illegal instruction"),
+    # The tiny tile has 128 words per bank: MEM_W0.0 serves 0x0..0x7f, MEM_W0.1 0x80..0xff.
+    ("read-other-bank", lambda i: set_word(i, "MEM_W0.0", 0, word("READ", addr=0x80, z=0)),
+     "queue MEM_W0.0 word 0: address 0x80 is in bank 1; queue MEM_W0.0 serves bank 0 (0x0..0x7f)"),
+    ("read-other-bank-from-bank-1",
+     lambda i: set_word(i, "MEM_W0.1", 0, word("READ", addr=0x10, z=0)),
+     "queue MEM_W0.1 word 0: address 0x10 is in bank 0; queue MEM_W0.1 serves bank 1 (0x80..0xff)"),
     ("accum-mode-3", _accum_mode_3, "illegal instruction"),
     ("wrong-unit", lambda i: set_word(i, "VXM.0", 0, word("READ", addr=0, z=0)),
      "READ is not a VXM instruction"),
@@ -423,11 +436,13 @@ CORRUPT = [
     ("config-streams-0", lambda i: set_u32(i, config_at(i)["streams"], 0), "bad tile config"),
     ("config-unknown-key", lambda i: with_crc(i.replace(b"\x05lanes", b"\x05lanez")),
      "bad tile config"),
-    ("word-count-huge", lambda i: set_u32(i, queue_at(i)["MEM_W0"], 0xFFFFFFFF),
+    ("word-count-huge", lambda i: set_u32(i, queue_at(i)["MEM_W0.0"], 0xFFFFFFFF),
      "the tile holds 256"),
-    ("word-count-plus-one", lambda i: set_u32(i, queue_at(i)["MEM_W0"], 3), "corrupt image"),
-    ("word-count-minus-one", lambda i: set_u32(i, queue_at(i)["MEM_W0"], 1), "corrupt image"),
-    ("queue-count", _queue_count, "12 queues; this config has 11"),
+    ("word-count-plus-one", lambda i: set_u32(i, queue_at(i)["MEM_W0.0"], 3), "corrupt image"),
+    ("word-count-minus-one", lambda i: set_u32(i, queue_at(i)["MEM_W0.0"], 1), "corrupt image"),
+    # tiny: C2C_W, MXM_W.WGT/.ACT, SXM_W, MEM_W0.0/.1, VXM.0, MEM_E0.0/.1, SXM_E, MXM_E.WGT/.ACT,
+    # C2C_E
+    ("queue-count", _queue_count, "14 queues; this config has 13"),
     ("sections-out-of-order", _sections_swapped, "expected section CONF"),
     ("segment-outside-mem", _segment_outside_mem, "is outside MEM"),
     ("symbol-bad-dtype", _symbol_bad_dtype, "symbol 's' is malformed"),
@@ -450,7 +465,7 @@ def test_valid_crc_over_corrupt_payload(tmp_path, capsys, small, cmd, change, ph
 
 LIMITS = """\
 .data s i8[16] MEM_W0:0x10
-.queue MEM_W0
+.queue MEM_W0.0
     READ 0, E0
 .queue VXM.0
     CONST.i8 W0, 1          ; at MXM_W in cycle 0 + 1 + 4
@@ -471,7 +486,8 @@ def _placed(img: bytes, placement: tuple[str, int]) -> bytes:
 
 
 LIMIT_CASES = [
-    ("read-past-mem", lambda i: set_word(i, "MEM_W0", 0, word("READ", addr=0x2100, z=0))),
+    ("read-past-mem", lambda i: set_word(i, "MEM_W0.0", 0, word("READ", addr=0x2100, z=0))),
+    ("read-other-bank", lambda i: set_word(i, "MEM_W0.0", 0, word("READ", addr=0x1000, z=0))),
     ("stream-past-tile", lambda i: set_word(i, "VXM.1", 0, word("CONST", dt=0, z=17, imm=1))),
     ("misaligned-i32-group", lambda i: set_word(i, "VXM.1", 0,
                                                 word("CONST", dt=2, z=1, imm=1))),
@@ -511,14 +527,15 @@ DATA_INIT = "asm.data_directive builds the values with np.dtype('<' + dtype): 'i
 
 def test_i8_initial_values_in_image(tmp_path, capsys):
     image = assemble(tmp_path, capsys, ".data c i8[16] MEM_E0:0x100 = 1, 2, -3\n"
-                     ".queue MEM_E0\n    READ c, W0\n")
+                     ".queue MEM_E0.0\n    READ c, W0\n")
     prog = read_image(str(image), image.read_bytes())
     assert prog.segments == {("MEM_E0", 0x100): bytes([1, 2, 0xFD] + [0] * 13)}
 
 
 def test_asm_output_is_a_readable_image(tmp_path, capsys):
+    # 0x1fff is the last word of MEM_E0, in bank 1.
     image = assemble(tmp_path, capsys, ".data c i8[16] MEM_E0:0x1fff = 1\n"
-                     ".queue MEM_E0\n    READ c, W0\n")
+                     ".queue MEM_E0.1\n    READ c, W0\n")
     rc, _, err = cli(capsys, "disasm", image, "-o", tmp_path / "c.dis.s")
     assert (rc, err) == (0, "")
 
@@ -537,7 +554,7 @@ def test_asm_output_is_a_readable_image(tmp_path, capsys):
 ])
 def test_wide_initial_values_in_image(tmp_path, capsys, text, segments):
     source = tmp_path / "prog.s"
-    source.write_text(text + "\n.queue MEM_E0\n    READ 0x7f, W0\n")
+    source.write_text(text + "\n.queue MEM_E0.0\n    READ 0x7f, W0\n")
     image = tmp_path / "prog.lpx"
     rc = main(["asm", str(source), "-o", str(image)])
     assert rc == 0

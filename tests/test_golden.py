@@ -1,0 +1,133 @@
+"""The golden tile model: misuse stops it with an error (never a hang or a silent result),
+and C2C links carry vectors between tiles."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lpu.sw.asm import assemble_text
+from lpu.sw.golden import GoldenTile, TileError, connect, run_golden, run_system
+from lpu.sw.isa import BY_MNEMONIC
+from lpu.sw.program import Item
+from lpu.sw.schedule import schedule
+
+
+def lowered(text):
+    prog = assemble_text("t.s", text)
+    return dataclasses.replace(prog, queues=schedule(prog).lowered)
+
+
+def unchecked(text):
+    """Assemble without the static check: each queue's items plus a HALT, as an image holds
+    them (the path a hand-made or corrupted image takes to the hardware)."""
+    prog = assemble_text("t.s", text)
+    queues = {}
+    for q in prog.config.queues:
+        name, items = q.name, prog.queues.get(q.name, [])
+        out = []
+        for it in items:
+            if it.at:
+                out.append(Item(BY_MNEMONIC["NOP"], {"n": it.at}, it.loc))  # from cycle 0 only
+            out.append(dataclasses.replace(it, at=None))
+        queues[name] = [*out, Item(BY_MNEMONIC["HALT"], {})]
+    return dataclasses.replace(prog, queues=queues)
+
+
+def stopped(prog):
+    r = run_golden(prog)
+    assert r.error is not None
+    return str(r.error)
+
+
+def test_read_of_stream_holding_no_value():
+    msg = stopped(unchecked(".queue MEM_W1.0\n@2 READ 0, E0\n.queue VXM.0\n@4 MOV.i8 E0, E1\n"))
+    assert msg == "cycle 4, VXM.0: stream E0 holds no value at VXM in cycle 4"
+
+
+def test_two_producers_on_one_register():
+    msg = stopped(unchecked(".queue VXM.0\n@3 CONST.i8 E1, 1\n.queue VXM.1\n@3 CONST.i8 E1, 2\n"))
+    assert "two producers on stream E1 at VXM" in msg
+
+
+def test_bank_read_and_written():
+    msg = stopped(unchecked(".queue MEM_W0.0\n@0 WRITE 5, E0\n"))
+    assert "stream E0 holds no value" in msg  # nothing to write: the read check comes first
+    text = (".queue VXM.0\n@0 CONST.i8 W0, 1\n.queue MEM_W0.0\n@2 WRITE 5, W0\nREAD 6, E1\n")
+    assert "MEM bank read and written in cycle 3" in stopped(unchecked(text))
+
+
+def test_illegal_repeat_and_deadlock():
+    assert "REPEAT without a repeatable" in stopped(unchecked(".queue VXM.0\nNOP 2\nREPEAT 1, 1, 0\n"))
+    assert "deadlock" in stopped(unchecked(".queue VXM.0\nSYNC\n"))
+
+
+def test_gather_outside_bank_is_a_run_time_error():
+    # Lane addresses come from MEM: word 0x10 holds 0x1000+l, bank 1, for a bank-0 queue.
+    addrs = np.arange(16, dtype=np.uint16) + 0x1000
+    lo, hi = addrs.astype(np.uint8), (addrs >> 8).astype(np.uint8)
+    text = (f".mem MEM_W1:0x10 = {', '.join(map(str, lo))}\n"
+            f".mem MEM_W0:0x10 = {', '.join(map(str, hi))}\n"
+            ".queue MEM_W1.0\n@1 READ 0x10, E2\n.queue MEM_W0.0\n@2 READ 0x10, E3\n"
+            ".queue MEM_E0.0\n@5 GATHER E2, W0\n")
+    prog = lowered(text)
+    msg = stopped(prog)
+    assert "GATHER address 0x1000 is outside bank 0" in msg
+
+
+def test_gather_reads_per_lane_addresses():
+    addrs = np.arange(16, dtype=np.uint16) * 3 + 0x20
+    lo, hi = addrs.astype(np.uint8), (addrs >> 8).astype(np.uint8)
+    text = (f".mem MEM_W1:0x10 = {', '.join(map(str, lo))}\n"
+            f".mem MEM_W0:0x10 = {', '.join(map(str, hi))}\n"
+            ".data out i8[16] MEM_E1:0x0\n"
+            ".queue MEM_W1.0\n@1 READ 0x10, E2\n.queue MEM_W0.0\n@2 READ 0x10, E3\n"
+            ".queue MEM_E0.0\n@5 GATHER E2, E0\n.queue MEM_E1.0\n@7 WRITE out, E0\n")
+    prog = lowered(text)
+    tile = GoldenTile(prog)
+    table = np.arange(0x20, 0x60)[:, None] * 7 + np.arange(16)[None, :]
+    tile.mem["MEM_E0"][0x20:0x60] = table.astype(np.uint8)
+    tile.run()
+    assert tile.error is None
+    want = [(int(a) * 7 + lane) & 0xFF for lane, a in enumerate(addrs)]
+    assert tile.read("out").view(np.uint8).tolist() == want
+
+
+def test_c2c_link_between_two_tiles():
+    a = GoldenTile(lowered(".data v i8[16] MEM_W1:0 = " + ", ".join(map(str, range(16))) +
+                           "\n.queue MEM_W1.0\nREAD v, E0\n.queue C2C_E\n@8 SEND E0, 0\n"))
+    b = GoldenTile(lowered(".data r i8[16] MEM_W1:0\n.queue C2C_W\n@13 RECV 0, E1\n"
+                           ".queue MEM_W1.0\n@17 WRITE r, E1\n"))
+    connect(a, ("C2C_E", 0), b, ("C2C_W", 0), latency=5)
+    run_system([a, b])
+    assert a.error is None and b.error is None
+    assert b.read("r").tolist() == list(range(16))
+
+
+def test_recv_without_a_vector_stops_the_tile():
+    b = GoldenTile(lowered(".queue C2C_W\n@13 RECV 0, E1\n"))
+    b.run()
+    assert "RECV on link 0: no vector arrived" in str(b.error)
+
+
+@pytest.mark.parametrize("example", ["vadd", "gemv16"])
+def test_examples_cycle_exact(example):
+    from pathlib import Path
+    path = Path(__file__).parent.parent / "sw" / "examples" / f"{example}.s"
+    prog = assemble_text(str(path), path.read_text())
+    sched = schedule(prog)
+    r = run_golden(dataclasses.replace(prog, queues=sched.lowered))
+    assert r.error is None and r.cycles == sched.cycles
+
+
+def test_deskew_freezes_wall_cycles():
+    prog = lowered(".queue C2C_W\n@10 DESKEW\nRUNTIME_DESKEW 7\n.queue VXM.0\n@20 CONST.i8 E0, 1\n")
+    sched = schedule(prog)
+    r = run_golden(prog)
+    assert r.error is None and r.cycles == sched.cycles == 22 + 245 + 7
+
+
+def test_max_cycles_guard():
+    tile = GoldenTile(lowered(".queue VXM.0\nNOP 100\n"))
+    with pytest.raises(TileError, match="no done after 50 cycles"):
+        tile.run(max_cycles=50)
