@@ -6,6 +6,7 @@ asked for, so the software tools work without Amaranth or cocotb.
 
 from __future__ import annotations
 
+from .errors import LpuError
 from .golden import RunResult, run_golden
 from .program import Program
 
@@ -15,4 +16,4 @@ BACKENDS = ("golden",)
 def run(backend: str, program: Program, inputs, outputs, trace: bool = False) -> RunResult:
     if backend == "golden":
         return run_golden(program, inputs, outputs, trace=trace)
-    raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    raise LpuError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
