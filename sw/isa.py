@@ -187,8 +187,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
     Instr("ROTATE", 0x15, "SXM", (_dt(), A, Z, Field("n", "u", 6, limit="lanes")), 1,
           "z[l] = a[(l-n) mod lanes].", reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("PERMUTE", 0x16, "SXM", (_dt(), A, Z, Field("map", "u", 4, limit="sxm_maps")), 1,
-          "z[l] = a[map[l]] if map[l] < lanes else 0: permutation, or distribution with "
-          "replication and zero fill.", reads=(("a", "dt"),), writes=(("z", "dt"),)),
+          "z[l] = a[map[l]] if map[l] < lanes else 0 (map entries are unsigned bytes: -1 "
+          "from SETMAP is 255): permutation, or distribution with replication and zero fill.", reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("BCAST", 0x17, "SXM", (_dt(), A, Z, Field("lane", "u", 6, limit="lanes")), 1,
           "z[l] = a[lane] for every l.", reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("TRANSPOSE", 0x18, "SXM", (A, Z), 1,
@@ -216,8 +216,10 @@ INSTRUCTIONS: tuple[Instr, ...] = (
     Instr("AND", 0x25, semantics="z = a & b.", latency=1, **_VBIN),
     Instr("OR", 0x26, semantics="z = a | b.", latency=1, **_VBIN),
     Instr("XOR", 0x27, semantics="z = a ^ b.", latency=1, **_VBIN),
-    Instr("SHL", 0x28, semantics="z = a << (b mod bits) (wrapping).", latency=1, **_VBIN),
-    Instr("SRA", 0x29, semantics="z = a >> (b mod bits), arithmetic.", latency=1, **_VBIN),
+    Instr("SHL", 0x28, semantics="z = a << (b mod bits) (wrapping); b mod bits is the low "
+          "log2(bits) bits of b.", latency=1, **_VBIN),
+    Instr("SRA", 0x29, semantics="z = a >> (b mod bits), arithmetic; b mod bits is the low "
+          "log2(bits) bits of b.", latency=1, **_VBIN),
     Instr("CMPEQ", 0x2A, semantics="z = -1 if a == b else 0 (a lane mask).", latency=1, **_VBIN),
     Instr("CMPGT", 0x2B, semantics="z = -1 if a > b else 0 (a lane mask).", latency=1, **_VBIN),
     Instr("SELECT", 0x2C, "VXM", (_dt(), M, A, B, Z), 1, "z = a if m != 0 else b.",
@@ -225,7 +227,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
     Instr("ADDI", 0x2D, "VXM", (_dt(), A, Z, Field("imm", "s", 12)), 1,
           "z = a + imm (wrapping).", reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("SRAI", 0x2E, "VXM", (_dt(), A, Z, Field("n", "u", 5)), 1,
-          "z = (a + (1 << (n-1) if n else 0)) >> n: arithmetic shift, rounding half up.",
+          "z = (a + (1 << (n-1) if n else 0)) >> n: arithmetic shift, rounding half up, the "
+          "sum one bit wider than the type (no overflow); n >= bits gives 0 or -1.",
           reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("CONST", 0x2F, "VXM", (_dt(), Z, Field("imm", "s", 16)), 1,
           "z = imm in every lane (wrapped to the type).", writes=(("z", "dt"),)),
@@ -238,7 +241,8 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "z = a converted from type src to type dst: sign extension when widening, "
           "saturation when narrowing.", reads=(("a", "src"),), writes=(("z", "dst"),)),
     Instr("QPARAM", 0x35, "VXM", (Field("mult", "s", 16), Field("shift", "u", 6)), 0,
-          "Set this ALU's requantization multiplier and shift for later REQUANTs."),
+          "Set this ALU's requantization multiplier and shift for later REQUANTs (both 0 "
+          "after reset)."),
     Instr("REQUANT", 0x36, "VXM", (A, Z), 3,
           "z (int8) = saturate((a * mult + (1 << (shift-1) if shift else 0)) >> shift), "
           "a int32, exact 64-bit product, mult and shift from QPARAM.",
@@ -254,18 +258,22 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           reads=(("a", 1),), writes=(("z", 4),)),
     Instr("RECIP", 0x3A, "VXM", (A, Z), 3,
           "z = 1/a in int32 Q15.16 for a > 0 in Q15.16 (normalize, 256-entry table on the 8 "
-          "bits after the leading one, denormalize); a <= 0 gives 0x7fffffff.",
+          "bits after the leading one, denormalize with rounding; docs/numerics.md); a <= 0 "
+          "gives 0x7fffffff, and so does a = 1, the only input whose result overflows.",
           reads=(("a", 4),), writes=(("z", 4),)),
     Instr("RSQRT", 0x3B, "VXM", (A, Z), 3,
-          "z = 1/sqrt(a) in int32 Q15.16 for a > 0 in Q15.16 (normalize to an even exponent, "
-          "table on the leading 8 bits, denormalize); a <= 0 gives 0x7fffffff.",
+          "z = 1/sqrt(a) in int32 Q15.16 for a > 0 in Q15.16 (256-entry table indexed by the "
+          "exponent parity and the 7 bits after the leading one, denormalize with rounding; "
+          "docs/numerics.md); a <= 0 gives 0x7fffffff.",
           reads=(("a", 4),), writes=(("z", 4),)),
     Instr("MULQ", 0x3C, "VXM", (A, B, Z), 2,
-          "z = saturate_int32((a * b + 2^15) >> 16): a Q15.16 product.",
+          "z = saturate_int32((a * b + 2^15) >> 16), exact product, arithmetic shift (round "
+          "half up): a Q15.16 product.",
           reads=(("a", 4), ("b", 4)), writes=(("z", 4),)),
     Instr("ACCUM", 0x3D, "VXM", (_dt(), A, Z, Field("mode", "u", 2, limit=None)), 1,
           "This ALU's running register r = a (mode 0), r + a (mode 1, wrapping), max(r, a) "
-          "(mode 2); z = the new r. Mode 3 is illegal.",
+          "(mode 2); z = the new r. r is 32 bits, 0 after reset, read as the instruction's "
+          "type (its low bits). Mode 3 is illegal.",
           reads=(("a", "dt"),), writes=(("z", "dt"),)),
 )
 
