@@ -13,6 +13,7 @@ help:
 	@echo "make test   set up .venv, lint, run the test suite (what CI runs)"
 	@echo "make demo   set up .venv, run the SwiGLU FFN kernel on the golden model, check it"
 	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed)"
+	@echo "make test-long  the test suite with the long, exhaustive runs"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 

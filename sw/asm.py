@@ -409,8 +409,11 @@ class Assembler:
         sym = self.program.symbols.get(name)
         if sym is None:
             raise LpuError(f"undefined symbol {name!r}", self.loc(n, c))
-        here = self.config.queue_by_name[self.queue].slice.name
-        for i, (sl, base) in enumerate(sym.placements):
+        queue = self.config.queue_by_name[self.queue]
+        here = queue.slice.name
+        places = sorted(enumerate(sym.placements), key=lambda p: queue.bank is not None and
+                        p[1][1] // self.config.mem_words != queue.bank)
+        for i, (sl, base) in places:
             if sl == here:
                 size = sym.words_in(i, self.config.lanes)
                 if not 0 <= off < size:

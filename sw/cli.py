@@ -205,7 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stats-json", metavar="FILE", help="write cycles and busy cycles as JSON")
     r.add_argument("--timeline", metavar="FILE.png", help="draw which queue issues when")
     r.set_defaults(fn=cmd_run)
-    k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...")
+    from .kernels import KERNELS
+
+    listing = "\n".join(f"  {name:<8} {' '.join('--' + p + ' N' for p in params)}\n"
+                        f"           {doc}" for name, (_, params, doc) in KERNELS.items())
+    k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...",
+                       epilog="kernels:\n" + listing,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("name")
     k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
     k.add_argument("-o", "--output", help="write the assembly here (default: stdout)")

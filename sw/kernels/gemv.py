@@ -224,11 +224,11 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int, y_base: dict[int, in
 
 def check_tile(cfg: TileConfig) -> None:
     if cfg.streams < 8:
-        raise KernelError(f"gemv needs 8 streams per direction; this tile has {cfg.streams}")
+        raise KernelError(f"the GEMV stages need 8 streams per direction; this tile has "
+                          f"{cfg.streams}")
     if len(mem_slices(cfg)) < 4:
-        raise KernelError("gemv needs 4 MEM slices to store an int32 result in one pass")
-    if len(feeders(cfg, "W")) >= 4 and cfg.streams < 2 * 4:
-        raise KernelError("gemv needs more streams for this many feeders")
+        raise KernelError("the GEMV stages need 4 MEM slices to store an int32 result in one "
+                          "pass")
 
 
 def gemv(cfg: TileConfig, k: int, n: int) -> str:
