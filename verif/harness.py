@@ -47,13 +47,17 @@ def write_verilog(component, name: str) -> Path:
 
 
 def lint(source: Path, top: str) -> str:
-    """Run verilator --lint-only -Wall with the documented waivers; return its messages."""
+    """Run verilator --lint-only -Wall with the documented waivers; return its warnings."""
     import subprocess
 
     verilator_env()
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module",
                            top, str(source)], capture_output=True, text=True)
-    return (proc.stdout + proc.stderr).strip()
+    lines = (proc.stdout + proc.stderr).splitlines()
+    problems = [ln for ln in lines if ln.startswith(("%Warning", "%Error"))]
+    if proc.returncode and not problems:
+        problems = lines
+    return "\n".join(problems)
 
 
 def run(component, name: str, test_module: str, env: dict | None = None,
