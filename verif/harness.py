@@ -17,7 +17,8 @@ BUILD = ROOT / "build" / "rtl"
 
 # Amaranth-generated patterns Verilator warns about; see docs/verification.md.
 LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME",
-                "-Wno-PINCONNECTEMPTY", "-Wno-UNOPTFLAT", "-Wno-PROCASSINIT")
+                "-Wno-PINCONNECTEMPTY", "-Wno-UNOPTFLAT", "-Wno-PROCASSINIT",
+                "-Wno-CASEINCOMPLETE")
 
 
 def verilator_env() -> None:
