@@ -17,10 +17,11 @@ import numpy as np
 
 from . import units
 from .config import DTYPE_BYTES
-from .isa import DTYPES, Instr, step_range, stream_text, stream_width
-from .program import Program, symbol_from_words, symbol_words
+from .isa import BY_MNEMONIC, DTYPES, Instr, step_range, stream_text, stream_width
+from .program import Item, Program, symbol_from_words, symbol_words
 
 E, W = 0, 1
+_HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
 
 
 class TileError(Exception):
@@ -171,9 +172,10 @@ class GoldenTile:
         if q.halted is not None or q.sync is not None:
             return False
         if q.next <= t:
-            if q.pc >= len(q.items):
-                raise TileError(t, q.name, "ran past the end of its program (no HALT)")
-            item = q.items[q.pc]
+            if q.pc >= self.cfg.queue_words:
+                raise TileError(t, q.name, "ran past the end of its instruction memory")
+            # Instruction memory past the program is zero, and an all-zero word is HALT.
+            item = q.items[q.pc] if q.pc < len(q.items) else _HALT_ITEM
             q.pc += 1
             name = item.instr.mnemonic
             if name == "HALT":
