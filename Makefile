@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup test test-long demo bench lint docs clean help
+.PHONY: all setup test test-long demo bench sim verilog resources lint docs clean help
 
 all: test
 
@@ -14,6 +14,9 @@ help:
 	@echo "make demo   set up .venv, run the SwiGLU FFN kernel on the golden model, check it"
 	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed)"
 	@echo "make test-long  the test suite with the long, exhaustive runs"
+	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
+	@echo "make verilog  write every unit's Verilog (default tile) to build/verilog/"
+	@echo "make resources  synthesize every unit (small tile) and print the resource table"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 
@@ -36,6 +39,15 @@ test-long: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m lpu.sw.demo
+
+sim: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_hw_decoder.py $(wildcard tests/test_rtl_*.py tests/test_hw_*.py)
+
+verilog: $(STAMP)
+	$(BIN)/lpu verilog -o build/verilog
+
+resources: $(STAMP)
+	$(BIN)/python -m lpu.hw.report --config small
 
 bench: $(STAMP)
 	$(BIN)/python -m lpu.sw.bench

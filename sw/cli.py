@@ -181,6 +181,30 @@ def cmd_kernel(args, extra) -> int:
     return 0
 
 
+def cmd_verilog(args) -> int:
+    from pathlib import Path
+
+    from .config import TileConfig
+
+    try:
+        from amaranth.back import verilog
+
+        from ..hw.catalog import unit_factories
+    except ImportError as e:
+        raise LpuError(f"lpu verilog needs the hw extra (pip install 'lpu-tile[hw]'): {e}") from None
+    try:
+        cfg = TileConfig.named(args.config)
+    except ValueError as e:
+        raise LpuError(str(e)) from None
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in unit_factories(cfg).items():
+        path = out / f"{name}.v"
+        path.write_text(verilog.convert(make(), name=name))
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpu", description="lpu-tile: assemble, inspect and run "
                                 "programs for a scaled LPU tile")
@@ -216,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
     k.add_argument("-o", "--output", help="write the assembly here (default: stdout)")
     k.set_defaults(fn=cmd_kernel, takes_extra=True)
+    v = sub.add_parser("verilog", help="write every RTL unit's Verilog for a tile config")
+    v.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
+    v.add_argument("-o", "--output", default="build/verilog", help="output folder")
+    v.set_defaults(fn=cmd_verilog)
     i = sub.add_parser("isa-doc", help="write the ISA reference (docs/isa.md) from the table")
     i.add_argument("-o", "--output")
     i.set_defaults(fn=cmd_isa_doc)

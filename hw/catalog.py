@@ -1,0 +1,36 @@
+"""Every RTL unit by name, built for one tile config: what ``lpu verilog``, the synthesis smoke
+and the resource table iterate over."""
+
+from __future__ import annotations
+
+from ..sw.config import TileConfig
+
+
+def unit_factories(config: TileConfig) -> dict:
+    """Name -> zero-argument constructor of the unit's component for ``config``."""
+    from .decoder import Decoder
+    from .icu import InstructionQueue
+    from .mem import MemBank
+    from .streams import StreamSegment
+    from .sxm import Sxm
+
+    units = {
+        "decoder": lambda: Decoder(config, "VXM"),
+        "icu": lambda: InstructionQueue(config, "MEM", 0),
+        "mem_bank": lambda: MemBank(config, 0),
+        "streams": lambda: StreamSegment(config, config.vxm_alus),
+        "sxm": lambda: Sxm(config),
+    }
+    try:
+        from .mxm import Mxm
+
+        units["mxm"] = lambda: Mxm(config)
+    except ImportError:
+        pass
+    try:
+        from .vxm import VxmAlu
+
+        units["vxm_alu"] = lambda: VxmAlu(config)
+    except ImportError:
+        pass
+    return units
