@@ -75,16 +75,21 @@ def cmd_asm(args) -> int:
     return 0
 
 
+def _emit(text: str, path: str | None) -> None:
+    """Write text to path, or to stdout without one."""
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
 def cmd_disasm(args) -> int:
     from .disasm import disassemble
     from .image import load_image
 
     text = disassemble(load_image(args.image), args.image)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    _emit(text, args.output)
     return 0
 
 
@@ -92,11 +97,7 @@ def cmd_isa_doc(args) -> int:
     from .isadoc import render
 
     text = render()
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    _emit(text, args.output)
     return 0
 
 
@@ -173,11 +174,7 @@ def cmd_kernel(args, extra) -> int:
     if args.name not in KERNELS:
         raise LpuError(f"unknown kernel {args.name!r}; available: {', '.join(KERNELS)}")
     text = generate(args.name, args.config, extra)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    _emit(text, args.output)
     return 0
 
 
