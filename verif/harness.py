@@ -82,13 +82,14 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     waves = os.environ.get("WAVES") == "1"
     trace = wave_format() if waves else None
     runner = get_runner("verilator")
-    stamp = folder / (f"built-{trace}" if waves else "built")
+    args = [*LINT_WAIVERS, "-Wno-WIDTH"] + \
+        ([f"--trace-{trace}" if trace == "fst" else "--trace"] if waves else [])
+    # The stamp names the build arguments too, so changing them rebuilds.
+    stamp = folder / f"built-{hashlib.sha256(' '.join(args).encode()).hexdigest()[:8]}"
     build_dir = folder / (f"sim-{trace}" if waves else "sim")
     if not stamp.exists():
-        runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
-                     build_args=[*LINT_WAIVERS, "-Wno-WIDTH"] +
-                     ([f"--trace-{trace}" if trace == "fst" else "--trace"] if waves else []),
-                     timescale=("1ns", "1ps"), waves=waves)
+        runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir, build_args=args,
+                     timescale=("1ns", "1ps"), waves=waves, always=True)
         stamp.touch()
     test_dir = folder / "run"
     test_dir.mkdir(exist_ok=True)
