@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from lpu.sw import bounds as B
 from lpu.sw import units as U
 
 DT = ("i8", "i16", "i32")
@@ -299,7 +300,7 @@ def test_range_checks():
 # ---------------------------------------------------------------------------------------------
 
 X8 = np.arange(-128, 128)
-# Measured bounds (python -m lpu.sw.units), quoted in docs/numerics.md, rounded up.
+# Measured bounds (python -m lpu.sw.bounds), quoted in docs/numerics.md, rounded up.
 SILU_MAX_ABS = 0.030905  # real units (Q3.4 LSB = 1/16): 0.4945 LSB at x = -58
 GELU_MAX_ABS = 0.031103  # 0.4977 LSB at x = -35
 EXP_MAX_REL = 0.018145  # at x = -125 (the Q15.16 LSB limits small results)
@@ -365,7 +366,7 @@ def test_exp_table_exhaustive():
 
 def test_tables_do_not_depend_on_libm():
     # every unrounded value is far (in LSB) from a rounding tie, compared with float64 error
-    for name, m in U.table_margins().items():
+    for name, m in B.table_margins().items():
         assert m > 1e-3, name
 
 
@@ -380,7 +381,7 @@ def test_table_inputs_reject_wide_values():
 # RECIP and RSQRT
 # ---------------------------------------------------------------------------------------------
 
-# Bounds quoted in docs/numerics.md (measured by python -m lpu.sw.units), rounded up.
+# Bounds quoted in docs/numerics.md (measured by python -m lpu.sw.bounds), rounded up.
 TABLE_REL = 2**-9 + 1e-9  # either table alone
 REL_GE_256 = 0.002884  # results of at least 256 LSB (true value >= 2**-8), exhaustive max
 
@@ -633,7 +634,7 @@ def test_mxm_product(lanes):
 
 
 def test_error_bounds_report_runs():
-    b = U.error_bounds(n_random=2000)
+    b = B.error_bounds(n_random=2000)
     assert b["SILU"]["max_abs_real"] <= SILU_MAX_ABS and b["GELU"]["max_abs_real"] <= GELU_MAX_ABS
     for name in ("RECIP", "RSQRT"):
         assert b[name]["table_rel"] <= TABLE_REL
