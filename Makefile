@@ -16,7 +16,7 @@ help:
 	@echo "make test-long  the test suite with the long, exhaustive runs"
 	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
 	@echo "make verilog  write every unit's Verilog (default tile) to build/"
-	@echo "make resources  synthesize every unit (small tile) and print the resource table"
+	@echo "make resources  synthesize every unit (small tile), print the table, write it into docs/results.md"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 
@@ -47,7 +47,7 @@ verilog: $(STAMP)
 	$(BIN)/lpu verilog -o build
 
 resources: $(STAMP)
-	$(BIN)/python -m lpu.hw.report --config small
+	$(BIN)/python -m lpu.hw.report --config small --write docs/results.md
 
 bench: $(STAMP)
 	$(BIN)/python -m lpu.sw.bench

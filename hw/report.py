@@ -1,13 +1,16 @@
 """Resource table: every unit synthesized for iCE40 (``synth_ice40 -dsp``) and ECP5.
 
-``python -m lpu.hw.report [--config small]`` prints a markdown table (docs/results.md quotes
-it). Counts are Yosys cells after synthesis, before place and route.
+``python -m lpu.hw.report [--config small] [--write docs/results.md]`` prints a markdown table
+and, with ``--write``, puts it into that file between the ``<!-- resources:begin -->`` and
+``<!-- resources:end -->`` markers. Counts are Yosys cells after synthesis, before place and
+route.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from ..sw.config import TileConfig
 from ..verif.harness import write_verilog
@@ -15,23 +18,43 @@ from .catalog import unit_factories
 from .synth import synthesize
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--config", default="small")
-    a = ap.parse_args(argv)
-    cfg = TileConfig.named(a.config)
-    print(f"| unit ({a.config} tile) | iCE40 LUT | FF | carry | DSP | BRAM | ECP5 LUT | FF | "
-          "carry | DSP | BRAM | yosys s |")
-    print("|---|" + "---:|" * 11)
+def table(config_name: str) -> list[str]:
+    cfg = TileConfig.named(config_name)
+    rows = [f"| unit ({config_name} tile) | iCE40 LUT | FF | carry | DSP | BRAM | ECP5 LUT | FF | "
+            "carry | DSP | BRAM | yosys s |", "|---|" + "---:|" * 11]
     for name, make in unit_factories(cfg).items():
-        top = f"{name}_{a.config}"
+        top = f"{name}_{config_name}"
         path = write_verilog(make(), top)
         t0 = time.perf_counter()
         ice, ecp = synthesize(path, top, "ice40"), synthesize(path, top, "ecp5")
         dt = time.perf_counter() - t0
         cols = [ice[k] for k in ("LUT", "FF", "carry", "DSP", "BRAM")] + \
             [ecp[k] for k in ("LUT", "FF", "carry", "DSP", "BRAM")]
-        print(f"| {name} | " + " | ".join(map(str, cols)) + f" | {dt:.0f} |", flush=True)
+        rows.append(f"| {name} | " + " | ".join(map(str, cols)) + f" | {dt:.0f} |")
+    return rows
+
+
+def write_into(path: str, rows: list[str]) -> None:
+    """Replace the text between the resources markers of ``path`` with the table."""
+    begin, end = "<!-- resources:begin -->", "<!-- resources:end -->"
+    text = Path(path).read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path}: error: no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    Path(path).write_text(head + begin + "\n" + "\n".join(rows) + "\n" + end + tail)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", default="small")
+    ap.add_argument("--write", metavar="FILE.md", help="put the table into FILE.md")
+    a = ap.parse_args(argv)
+    rows = table(a.config)
+    print("\n".join(rows))
+    if a.write:
+        write_into(a.write, rows)
+        print(f"wrote the table into {a.write}")
     return 0
 
 
