@@ -13,12 +13,12 @@ pytest.importorskip("amaranth")
 
 from amaranth.sim import Simulator
 
-from lpu.hw.common import issue_layout
 from lpu.hw.icu import InstructionQueue
 from lpu.sw.config import TileConfig
+from lpu.verif.bus import IssueBits
 from lpu.verif.tb_icu import Case, IcuModel, check_cycle, directed_cases, prepare, random_cases
 
-_ISSUE = [(name, f.offset, f.width) for name, f in issue_layout()]
+_ISSUE = IssueBits()
 MAX_CYCLES = 3000  # per case: the Amaranth simulator is slow, skip the NOP 65535 corner
 
 
@@ -47,7 +47,7 @@ def simulate(dut, cases: list[Case], queue_words: int) -> list[str]:
                 ctx.set(dut.freeze, frozen)
                 ctx.set(dut.release, frozen or t in exp.releases)  # ignored while frozen
                 raw = ctx.get(dut.issue.as_value())
-                fields = {name: raw >> off & ((1 << w) - 1) for name, off, w in _ISSUE}
+                fields = _ISSUE.unpack(raw)
                 obs = {"valid": fields.pop("valid"), "opcode": fields.pop("opcode"),
                        "fields": fields, "halted": ctx.get(dut.halted),
                        "error": ctx.get(dut.error), "notify": ctx.get(dut.notify),

@@ -420,9 +420,9 @@ import cocotb  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ReadOnly, RisingEdge  # noqa: E402
 
-from lpu.hw.common import issue_layout  # noqa: E402
+from lpu.verif.bus import IssueBits, as_int  # noqa: E402
 
-_ISSUE = [(name, f.offset, f.width) for name, f in issue_layout()]
+_ISSUE = IssueBits()
 
 
 class Driver:
@@ -456,12 +456,11 @@ class Monitor:
 
     def sample(self) -> dict:
         dut = self.dut
-        raw = dut.issue.value.to_unsigned()
-        iss = {name: raw >> off & ((1 << w) - 1) for name, off, w in _ISSUE}
+        iss = _ISSUE.unpack(as_int(dut.issue))
         return {"valid": iss.pop("valid"), "opcode": iss.pop("opcode"), "fields": iss,
                 "halted": int(dut.halted.value), "error": int(dut.error.value),
                 "notify": int(dut.notify.value), "sync_wait": int(dut.sync_wait.value),
-                "busy_count": dut.busy_count.value.to_unsigned()}
+                "busy_count": as_int(dut.busy_count)}
 
 
 class TB:

@@ -12,8 +12,6 @@ owns the clock and reset and steps all of them in lockstep.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from dataclasses import dataclass
 
@@ -22,11 +20,20 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from lpu.hw.common import both_directions, issue_layout, streams_layout
 from lpu.hw.decoder import field_widths
 from lpu.sw import units
 from lpu.sw.config import TileConfig
 from lpu.sw.isa import BY_MNEMONIC, BY_OPCODE
+from lpu.verif.bus import (
+    IssueBits,
+    StreamBits,
+    as_int,
+    bits_vector,
+    config_from_env,
+    env_int,
+    mask_bits,
+    vector_bits,
+)
 
 MEM_OPS = ("READ", "WRITE", "GATHER", "SCATTER")
 E, W = 0, 1
@@ -256,79 +263,38 @@ class Stimulus:
 # ---------------------------------------------------------------------------------------------
 
 
-class Packer:
-    """Bit positions of the DUT's flat ports, taken from the Amaranth layouts."""
-
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        self.issue = {name: f.offset for name, f in issue_layout()}
-        sl, bd = streams_layout(cfg), both_directions(cfg)
-        self.dir_off = (bd["e"].offset, bd["w"].offset)
-        self.data_off, self.valid_off = sl["data"].offset, sl["valid"].offset
-
-    def pack_issue(self, iss: dict[str, int]) -> int:
-        return sum(v << self.issue[n] for n, v in iss.items())
-
-    def pack_streams(self, data: np.ndarray, valid: np.ndarray) -> int:
-        word = 0
-        for d in (E, W):
-            vbits = sum(1 << s for s in range(self.cfg.streams) if valid[d, s])
-            dbits = int.from_bytes(data[d].tobytes(), "little")
-            word |= (dbits << self.data_off | vbits << self.valid_off) << self.dir_off[d]
-        return word
-
-    def unpack_streams(self, word: int):
-        """Return ((E data, E valid), (W data, W valid)), data (streams, lanes) uint8."""
-        cfg, out = self.cfg, []
-        nbytes = cfg.streams * cfg.lanes
-        for d in (E, W):
-            bits = word >> self.dir_off[d]
-            raw = (bits >> self.data_off) & ((1 << 8 * nbytes) - 1)
-            data = np.frombuffer(raw.to_bytes(nbytes, "little"), np.uint8)
-            out.append((data.reshape(cfg.streams, cfg.lanes),
-                        (bits >> self.valid_off) & ((1 << cfg.streams) - 1)))
-        return out
-
-    def vector(self, word: int) -> np.ndarray:
-        return np.frombuffer(word.to_bytes(self.cfg.lanes, "little"), np.uint8)
-
-
-def _int(handle) -> int:
-    v = handle.value
-    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
-
-
 class Driver:
     """Drives one cycle of inputs."""
 
-    def __init__(self, dut, packer: Packer):
-        self.dut, self.p = dut, packer
+    def __init__(self, dut, cfg: TileConfig):
+        self.dut, self.cfg, self.issue, self.streams = dut, cfg, IssueBits(), StreamBits(cfg)
 
     def apply(self, cyc: Cycle) -> None:
-        dut, p = self.dut, self.p
-        dut.issue.value = p.pack_issue(cyc.issue)
-        dut.s_in.value = p.pack_streams(cyc.data, cyc.valid)
+        dut = self.dut
+        dut.issue.value = self.issue.pack(cyc.issue)
+        dut.s_in.value = self.streams.pack(cyc.data, cyc.valid)
         dut.host_addr.value = cyc.host_addr
         dut.host_we.value = cyc.host_we
-        wdata = cyc.host_wdata if cyc.host_wdata is not None else np.zeros(p.cfg.lanes, np.uint8)
-        dut.host_wdata.value = int.from_bytes(wdata.tobytes(), "little")
+        wdata = cyc.host_wdata if cyc.host_wdata is not None else np.zeros(self.cfg.lanes, np.uint8)
+        dut.host_wdata.value = vector_bits(wdata)
 
 
 class Monitor:
     """Samples one cycle of outputs."""
 
-    def __init__(self, dut, packer: Packer):
-        self.dut, self.p = dut, packer
+    def __init__(self, dut, cfg: TileConfig):
+        self.dut, self.cfg, self.streams = dut, cfg, StreamBits(cfg)
 
     def sample(self) -> Outputs:
-        (e_data, e_valid), (w_data, w_valid) = self.p.unpack_streams(_int(self.dut.s_out))
+        data, valid = self.streams.unpack(as_int(self.dut.s_out))
+        masks = (mask_bits(valid[E]), mask_bits(valid[W]))
         out = None
-        for d, data, vmask in ((E, e_data, e_valid), (W, w_data, w_valid)):
+        for d, vmask in zip((E, W), masks, strict=True):
             if vmask and vmask & (vmask - 1) == 0:
                 s = vmask.bit_length() - 1
-                out = (d << 5 | s, data[s].copy())
-        return Outputs(out, bool(_int(self.dut.error)), self.p.vector(_int(self.dut.host_rdata)),
-                       (e_valid, w_valid))
+                out = (d << 5 | s, data[d, s].copy())
+        return Outputs(out, bool(as_int(self.dut.error)),
+                       bits_vector(as_int(self.dut.host_rdata), self.cfg.lanes), masks)
 
 
 class Checker:
@@ -365,10 +331,8 @@ class Checker:
 
 
 def load_env() -> tuple[TileConfig, int, int, int]:
-    conf = os.environ.get("LPU_CONFIG")
-    cfg = TileConfig(**json.loads(conf)) if conf else TileConfig()
-    return (cfg, int(os.environ.get("LPU_BANK", "0")), int(os.environ.get("LPU_SEED", "1")),
-            int(os.environ.get("LPU_TRANSACTIONS", "1000")))
+    return (config_from_env(), env_int("LPU_BANK", 0), env_int("LPU_SEED", 1),
+            env_int("LPU_TRANSACTIONS", 1000))
 
 
 class TB:
@@ -376,9 +340,8 @@ class TB:
 
     def __init__(self, dut, cfg: TileConfig, bank: int):
         self.dut, self.cfg, self.bank, self.t = dut, cfg, bank, 0
-        p = Packer(cfg)
         self.model = BankModel(cfg, bank)
-        self.driver, self.monitor = Driver(self.dut, p), Monitor(self.dut, p)
+        self.driver, self.monitor = Driver(self.dut, cfg), Monitor(self.dut, cfg)
         self.checker = Checker(self.dut._log)
         self.trace: list[tuple[Cycle, Outputs, Outputs]] = []
 

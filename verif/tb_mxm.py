@@ -23,8 +23,6 @@ an injected error and both stay comparable.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -607,80 +605,26 @@ SCENARIOS = {f.__name__.removeprefix("scenario_"): f for f in (
     scenario_error)}
 
 
-def config_from_env() -> TileConfig:
-    text = os.environ.get("LPU_CONFIG")
-    return TileConfig(**json.loads(text)) if text else TileConfig()
-
-
-def seed_from_env() -> int:
-    return int(os.environ.get("LPU_SEED", "1"))
-
-
 # ---------------------------------------------------------------------------------------------
 # cocotb side: driver, monitor, checker, TB, tests
 # ---------------------------------------------------------------------------------------------
 
 import cocotb  # noqa: E402
-from amaranth.hdl import Shape  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import FallingEdge, RisingEdge  # noqa: E402
 
-from lpu.hw.common import both_directions, issue_layout  # noqa: E402
 from lpu.sw.isa import BY_MNEMONIC  # noqa: E402
-
-
-class _StreamBits:
-    """Bit offsets of both_directions(config) in the flat s_in / s_out ports."""
-
-    def __init__(self, cfg: TileConfig):
-        layout = both_directions(cfg)
-        self.s, self.lanes = cfg.streams, cfg.lanes
-        self.nbytes = cfg.streams * cfg.lanes
-        self.data_off, self.valid_off = [], []
-        for d in ("e", "w"):
-            base = layout[d].offset
-            sub = layout[d].shape
-            self.data_off.append(base + sub["data"].offset)
-            self.valid_off.append(base + sub["valid"].offset)
-
-    def pack(self, data: np.ndarray, valid: np.ndarray) -> int:
-        v = 0
-        for d in (E, W):
-            v |= int.from_bytes(data[d].tobytes(), "little") << self.data_off[d]
-            bits = sum(1 << k for k in range(self.s) if valid[d, k])
-            v |= bits << self.valid_off[d]
-        return v
-
-    def unpack(self, v: int) -> tuple[np.ndarray, np.ndarray]:
-        data = np.zeros((2, self.s, self.lanes), np.uint8)
-        valid = np.zeros((2, self.s), bool)
-        mask = (1 << (8 * self.nbytes)) - 1
-        for d in (E, W):
-            raw = ((v >> self.data_off[d]) & mask).to_bytes(self.nbytes, "little")
-            data[d] = np.frombuffer(raw, np.uint8).reshape(self.s, self.lanes)
-            bits = v >> self.valid_off[d]
-            valid[d] = [(bits >> k) & 1 for k in range(self.s)]
-        return data, valid
+from lpu.verif.bus import IssueBits, StreamBits, as_int, config_from_env, env_int  # noqa: E402
 
 
 class Driver:
     """Drive one cycle of stimulus onto issue_wgt, issue_act and s_in."""
 
     def __init__(self, dut, cfg: TileConfig):
-        self.dut = dut
-        self.streams = _StreamBits(cfg)
-        layout = issue_layout()
-        self.fields = {name: (f.offset, Shape.cast(f.shape).width) for name, f in layout}
+        self.dut, self.issue, self.streams = dut, IssueBits(), StreamBits(cfg)
 
     def issue_bits(self, op: Op | None) -> int:
-        if op is None:
-            return 0
-        vals = {"valid": 1, "opcode": BY_MNEMONIC[op.mnemonic].opcode, **op.values}
-        out = 0
-        for name, v in vals.items():
-            off, width = self.fields[name]
-            out |= (int(v) & ((1 << width) - 1)) << off
-        return out
+        return 0 if op is None else self.issue.issue(BY_MNEMONIC[op.mnemonic].opcode, op.values)
 
     def drive(self, c: Cycle) -> None:
         self.dut.issue_wgt.value = self.issue_bits(c.wgt)
@@ -697,12 +641,11 @@ class Monitor:
     """Sample the unit's outputs (error, s_out) of the current cycle."""
 
     def __init__(self, dut, cfg: TileConfig):
-        self.dut = dut
-        self.streams = _StreamBits(cfg)
+        self.dut, self.streams = dut, StreamBits(cfg)
 
     def sample(self) -> Outputs:
-        data, valid = self.streams.unpack(self.dut.s_out.value.to_unsigned())
-        return Outputs(bool(int(self.dut.error.value)), data, valid)
+        data, valid = self.streams.unpack(as_int(self.dut.s_out))
+        return Outputs(bool(as_int(self.dut.error)), data, valid)
 
 
 class Checker:
@@ -777,8 +720,8 @@ class TB:
 async def test_random(dut):
     """Seeded random traffic on both queues, every output checked in its exact cycle."""
     tb = TB(dut)
-    seed = seed_from_env()
-    count = int(os.environ.get("LPU_TRANSACTIONS", "1000"))
+    seed = env_int("LPU_SEED", 1)
+    count = env_int("LPU_TRANSACTIONS", 1000)
     cycles, issued = random_cycles(tb.cfg, seed, count)
     await tb.reset()
     await tb.run(cycles)
@@ -792,7 +735,7 @@ async def test_random(dut):
 async def test_directed(dut, name: str):
     """A directed corner (see the scenario_* functions), checked by the model and explicitly."""
     tb = TB(dut)
-    sc = scenarios(tb.cfg)[name](tb.cfg, np.random.default_rng(seed_from_env()))
+    sc = scenarios(tb.cfg)[name](tb.cfg, np.random.default_rng(env_int("LPU_SEED", 1)))
     await tb.reset()
     outs = await tb.run(sc.cycles)
     tb.checker.finish()

@@ -7,15 +7,13 @@ Environment: ``LPU_CONFIG`` (JSON), ``LPU_SEED``, ``LPU_TRANSACTIONS``, ``LPU_WR
 
 from __future__ import annotations
 
-import json
-import os
-
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from lpu.sw.config import TileConfig
+from lpu.verif.bus import StreamBits, as_int, config_from_env, env_int
 
 
 class SegmentModel:
@@ -52,29 +50,9 @@ def random_cycle(rng, cfg, writers):
     return up_d, up_v, writes
 
 
-def pack_vectors(data) -> int:
-    """(S, L) bytes to the flat integer of ArrayLayout(ArrayLayout(8, L), S)."""
-    return int.from_bytes(np.ascontiguousarray(data).tobytes(), "little")
-
-
-def pack_streams(data, valid, cfg) -> int:
-    bits = cfg.streams * cfg.lanes * 8
-    v = int(sum(1 << i for i, b in enumerate(valid) if b))
-    return pack_vectors(data) | v << bits
-
-
-def unpack_streams(value: int, cfg):
-    bits = cfg.streams * cfg.lanes * 8
-    raw = (value & ((1 << bits) - 1)).to_bytes(bits // 8, "little")
-    data = np.frombuffer(raw, np.uint8).reshape(cfg.streams, cfg.lanes)
-    valid = np.array([(value >> (bits + i)) & 1 for i in range(cfg.streams)], bool)
-    return data, valid
-
-
 class TB:
     def __init__(self, dut, cfg, writers):
-        self.dut, self.cfg, self.writers = dut, cfg, writers
-        self.width = cfg.streams * (cfg.lanes * 8 + 1)
+        self.dut, self.cfg, self.writers, self.bits = dut, cfg, writers, StreamBits(cfg)
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
     async def reset(self):
@@ -86,30 +64,21 @@ class TB:
         self.dut.rst.value = 0
 
     def drive(self, up_d, up_v, writes):
-        cfg = self.cfg
-        self.dut.e_in.value = pack_streams(up_d[0], up_v[0], cfg)
-        self.dut.w_in.value = pack_streams(up_d[1], up_v[1], cfg)
+        self.dut.e_in.value = self.bits.pack_dir(up_d[0], up_v[0])
+        self.dut.w_in.value = self.bits.pack_dir(up_d[1], up_v[1])
         for i in range(self.writers):  # an array port becomes writes__0, writes__1, ...
-            word = 0
-            if i < len(writes):
-                wd, wv = writes[i]
-                word = pack_streams(wd[0], wv[0], cfg) | \
-                    pack_streams(wd[1], wv[1], cfg) << self.width
+            word = self.bits.pack(*writes[i]) if i < len(writes) else 0
             getattr(self.dut, f"writes__{i}").value = word
 
     def read(self, port):
-        value = int(getattr(self.dut, port).value)
-        e = unpack_streams(value & ((1 << self.width) - 1), self.cfg)
-        w = unpack_streams(value >> self.width, self.cfg)
-        return np.stack([e[0], w[0]]), np.stack([e[1], w[1]])
+        return self.bits.unpack(as_int(getattr(self.dut, port)))
 
 
 @cocotb.test()
 async def random_and_directed(dut):
-    cfg = TileConfig(**json.loads(os.environ.get("LPU_CONFIG", "{}")))
-    writers = int(os.environ.get("LPU_WRITERS", "1"))
-    rng = np.random.default_rng(int(os.environ.get("LPU_SEED", "1")))
-    count = int(os.environ.get("LPU_TRANSACTIONS", "1000"))
+    cfg, writers = config_from_env(), env_int("LPU_WRITERS", 1)
+    rng = np.random.default_rng(env_int("LPU_SEED", 1))
+    count = env_int("LPU_TRANSACTIONS", 1000)
     tb, model = TB(dut, cfg, writers), SegmentModel(cfg)
     await tb.reset()
     s, lanes = cfg.streams, cfg.lanes

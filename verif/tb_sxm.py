@@ -15,8 +15,6 @@ and reset and steps everything in lockstep.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from dataclasses import dataclass, field
 
@@ -38,6 +36,7 @@ from lpu.sw.isa import (
     stream_width,
 )
 from lpu.sw.program import Program
+from lpu.verif.bus import IssueBits, StreamBits, as_int, config_from_env, env_int
 
 SXM_OPS = tuple(i.mnemonic for i in BY_MNEMONIC.values() if i.unit == "SXM")
 LAT2 = ("RSUM", "RMAX", "ARGMAX")
@@ -419,56 +418,24 @@ DIRECTED = {"shift": corner_shift, "rotate_bcast": corner_rotate_bcast,
 # ---------------------------------------------------------------------------------------------
 
 
-class Packer:
-    """Bit positions of the DUT's flat ports, taken from the Amaranth layouts."""
+class Packer(StreamBits):
+    """The DUT's flat ports, bit positions from the Amaranth layouts (see ``lpu.verif.bus``)."""
 
     def __init__(self, cfg: TileConfig):
-        from lpu.hw.common import both_directions, issue_layout, streams_layout
-
-        self.cfg = cfg
-        self.issue = {name: (f.offset, f.width) for name, f in issue_layout()}
-        self.issue_bits = issue_layout().size
-        sl, bd = streams_layout(cfg), both_directions(cfg)
-        self.streams_bits = bd.size
-        self.dir_off = (bd["e"].offset, bd["w"].offset)
-        self.data_off, self.valid_off = sl["data"].offset, sl["valid"].offset
+        super().__init__(cfg)
+        self.cfg, self.bits = cfg, IssueBits()
+        self.issue_bits, self.streams_bits = self.bits.width, self.width
 
     def pack_issue(self, cyc: Cycle) -> int:
         """valid, opcode, the instruction's fields (raw bits, zero-extended as the decoder
         gives them); random bits in every other field, and everywhere when nothing issues."""
         word = random.Random(cyc.noise).getrandbits(self.issue_bits)
-        fields = {"valid": 0, "opcode": cyc.garbage_opcode}
-        if cyc.op is not None:
-            instr, values = cyc.op
-            fields = {"valid": 1, "opcode": instr.opcode}
-            fields.update({f.name: values[f.name] & ((1 << f.width) - 1) for f in instr.fields})
-        for name, v in fields.items():
-            off, width = self.issue[name]
-            word = word & ~(((1 << width) - 1) << off) | v << off
-        return word
+        if cyc.op is None:
+            return self.bits.pack({"valid": 0, "opcode": cyc.garbage_opcode}, word)
+        instr, values = cyc.op
+        return self.bits.issue(instr.opcode, {f.name: values[f.name] for f in instr.fields}, word)
 
-    def pack_streams(self, data: np.ndarray, valid: np.ndarray) -> int:
-        word = 0
-        for d in (E, W):
-            vbits = sum(1 << s for s in range(self.cfg.streams) if valid[d, s])
-            dbits = int.from_bytes(data[d].tobytes(), "little")
-            word |= (dbits << self.data_off | vbits << self.valid_off) << self.dir_off[d]
-        return word
-
-    def unpack_streams(self, word: int) -> tuple[np.ndarray, np.ndarray]:
-        """(data (2, streams, lanes) uint8, valid (2, streams) bool) of a both-directions word."""
-        cfg = self.cfg
-        nbytes = cfg.streams * cfg.lanes
-        data = np.zeros((2, cfg.streams, cfg.lanes), np.uint8)
-        valid = np.zeros((2, cfg.streams), bool)
-        for d in (E, W):
-            bits = word >> self.dir_off[d]
-            raw = (bits >> self.data_off) & ((1 << 8 * nbytes) - 1)
-            data[d] = np.frombuffer(raw.to_bytes(nbytes, "little"), np.uint8).reshape(
-                cfg.streams, cfg.lanes)
-            vbits = bits >> self.valid_off
-            valid[d] = [(vbits >> s) & 1 for s in range(cfg.streams)]
-        return data, valid
+    pack_streams, unpack_streams = StreamBits.pack, StreamBits.unpack
 
 
 @dataclass
@@ -517,11 +484,6 @@ class Checker:
         assert not self.errors, f"{len(self.errors)} mismatches:\n" + "\n".join(self.errors[:20])
 
 
-def _int(handle) -> int:
-    v = handle.value
-    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
-
-
 class Driver:
     """Drives one cycle of inputs."""
 
@@ -540,15 +502,12 @@ class Monitor:
         self.dut, self.p = dut, packer
 
     def sample(self) -> Observed:
-        data, valid = self.p.unpack_streams(_int(self.dut.s_out))
-        return Observed(data, valid, bool(_int(self.dut.error)))
+        data, valid = self.p.unpack_streams(as_int(self.dut.s_out))
+        return Observed(data, valid, bool(as_int(self.dut.error)))
 
 
 def load_env() -> tuple[TileConfig, int, int]:
-    conf = os.environ.get("LPU_CONFIG")
-    cfg = TileConfig(**json.loads(conf)) if conf else TileConfig()
-    return cfg, int(os.environ.get("LPU_SEED", "1")), int(os.environ.get("LPU_TRANSACTIONS",
-                                                                          "1000"))
+    return config_from_env(), env_int("LPU_SEED", 1), env_int("LPU_TRANSACTIONS", 1000)
 
 
 class TB:

@@ -20,8 +20,6 @@ raises ``error`` has no effect (the golden model stops the tile there).
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -30,10 +28,10 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
-from lpu.hw.common import both_directions, issue_layout
 from lpu.sw import units
 from lpu.sw.config import TileConfig
 from lpu.sw.isa import BY_MNEMONIC, DTYPES, INSTRUCTIONS, format_instr, stream_width
+from lpu.verif.bus import IssueBits, StreamBits, as_int, config_from_env, env_int
 
 # ---------------------------------------------------------------------------------------------
 # Reference model and stimulus (numpy and lpu.sw only)
@@ -470,12 +468,11 @@ CORNERS = {"binary": corners_binary, "unary": corners_unary, "select": corners_s
 
 
 def env_config() -> TileConfig:
-    text = os.environ.get("LPU_CONFIG")
-    return TileConfig(**json.loads(text)) if text else TileConfig()
+    return config_from_env()
 
 
 def env_seed() -> int:
-    return int(os.environ.get("LPU_SEED", "1"))
+    return env_int("LPU_SEED", 1)
 
 
 def random_program(cfg: TileConfig, seed: int, count: int, loopback: bool) -> list[Cycle]:
@@ -500,17 +497,12 @@ class Driver:
     """Packs an instruction and two stream sets into the DUT's ``issue``, ``s_in``, ``s_own``."""
 
     def __init__(self, dut, cfg: TileConfig):
-        self.dut, self.cfg = dut, cfg
-        self.issue_fields = {name: f.offset for name, f in issue_layout()}
-        self.codec = StreamCodec(cfg)
+        self.dut, self.cfg, self.bits, self.codec = dut, cfg, IssueBits(), StreamCodec(cfg)
 
     def pack_issue(self, op: Op | None) -> int:
         if op is None:
             return 0
-        word = 1 << self.issue_fields["valid"] | op.instr.opcode << self.issue_fields["opcode"]
-        for f in op.instr.fields:
-            word |= (op.values[f.name] & ((1 << f.width) - 1)) << self.issue_fields[f.name]
-        return word
+        return self.bits.issue(op.instr.opcode, {f.name: op.values[f.name] for f in op.instr.fields})
 
     def drive(self, op: Op | None, s_in: Streams, s_own: Streams) -> None:
         self.dut.issue.value = self.pack_issue(op)
@@ -518,31 +510,14 @@ class Driver:
         self.dut.s_own.value = self.codec.pack(s_own)
 
 
-class StreamCodec:
-    """Bit positions of ``both_directions(config)``: Streams <-> an integer."""
-
-    def __init__(self, cfg: TileConfig):
-        lay = both_directions(cfg)
-        self.S, self.L = cfg.streams, cfg.lanes
-        self.offsets = [(lay[d].offset + lay[d].shape["data"].offset,
-                         lay[d].offset + lay[d].shape["valid"].offset) for d in ("e", "w")]
+class StreamCodec(StreamBits):
+    """``both_directions(config)`` <-> ``Streams`` (see ``lpu.verif.bus``)."""
 
     def pack(self, st: Streams) -> int:
-        v = 0
-        for d, (data_off, valid_off) in enumerate(self.offsets):
-            v |= int.from_bytes(st.data[d].tobytes(), "little") << data_off
-            v |= int(np.dot(st.valid[d].astype(object), [1 << s for s in range(self.S)])) \
-                << valid_off
-        return v
+        return super().pack(st.data, st.valid)
 
     def unpack(self, v: int) -> Streams:
-        st = Streams(np.zeros((2, self.S, self.L), np.uint8), np.zeros((2, self.S), bool))
-        n = self.S * self.L
-        for d, (data_off, valid_off) in enumerate(self.offsets):
-            raw = (v >> data_off) & ((1 << (8 * n)) - 1)
-            st.data[d] = np.frombuffer(raw.to_bytes(n, "little"), np.uint8).reshape(self.S, self.L)
-            st.valid[d] = [(v >> (valid_off + s)) & 1 for s in range(self.S)]
-        return st
+        return Streams(*super().unpack(v))
 
 
 class Monitor:
@@ -552,8 +527,7 @@ class Monitor:
         self.dut, self.codec = dut, StreamCodec(cfg)
 
     def sample(self) -> tuple[Streams, int]:
-        return (self.codec.unpack(self.dut.s_out.value.to_unsigned()),
-                int(self.dut.error.value))
+        return self.codec.unpack(as_int(self.dut.s_out)), as_int(self.dut.error)
 
 
 class Checker:
@@ -629,7 +603,7 @@ class TB:
 async def test_random(dut):
     """LPU_TRANSACTIONS random instructions, operands from s_in or fresh s_own, some invalid."""
     tb = TB(dut)
-    count = int(os.environ.get("LPU_TRANSACTIONS", "1000"))
+    count = env_int("LPU_TRANSACTIONS", 1000)
     await tb.run(random_program(tb.cfg, env_seed(), count, loopback=False))
 
 
@@ -637,7 +611,7 @@ async def test_random(dut):
 async def test_chaining(dut):
     """s_own is the ALU's own previous-cycle output; most operands read a fresh group."""
     tb = TB(dut)
-    count = max(1, int(os.environ.get("LPU_TRANSACTIONS", "1000")) // 2)
+    count = max(1, env_int("LPU_TRANSACTIONS", 1000) // 2)
     await tb.run(random_program(tb.cfg, env_seed() + 1, count, loopback=True))
 
 
