@@ -19,7 +19,7 @@ from lpu.sw.golden import E, GoldenTile, TileError, W, _Queue
 from lpu.sw.isa import BY_MNEMONIC
 from lpu.sw.program import Program
 from lpu.verif import harness
-from lpu.verif.tb_mxm import Cycle, MxmModel, Outputs, random_cycles, scenarios
+from lpu.verif.mxm_model import Cycle, MxmModel, Outputs, random_cycles, scenarios
 
 CFG = TileConfig()  # the default tile: its MXM builds in about 20 s
 NAME = "mxm"
