@@ -21,7 +21,9 @@ Timing, cycle for cycle as ``GoldenTile._mxm_wgt`` / ``_mxm_act`` (instruction i
 
 ``error`` is raised in cycle t when LW, LA or ABC reads a stream whose valid bit is 0 (the
 golden tile stops there; this unit carries on with the data bits it saw). ``rst`` clears the
-weight arrays and accumulators but not the activation buffer, which is a memory.
+weight arrays, the accumulators and the activation buffer: the buffer is a memory, so a
+register of per-slot "loaded" bits makes an ABCB of a slot no LA has written since reset
+read zeros, as the golden model's zero-initialised buffer does.
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ class Mxm(wiring.Component):
             buf_rd.addr.eq(act.slot),
         ]
         m.d.comb += self.error.eq(w_error | a_error)
+        loaded = Signal(cfg.mxm_act_slots)
+        with m.If(i_la):
+            m.d.sync += loaded.bit_select(act.slot, 1).eq(1)
 
         # ABC/ABCB stage 1 (end of t): register x, the target accumulator and add.
         p1_valid = Signal()
@@ -160,7 +165,9 @@ class Mxm(wiring.Component):
         p1_x = Signal(8 * lanes)
         p1_acc = Signal.like(act.acc)
         p1_add = Signal()
+        p1_loaded = Signal()
         m.d.sync += [
+            p1_loaded.eq(loaded.bit_select(act.slot, 1)),
             p1_valid.eq(i_abc | i_abcb),
             p1_from_buf.eq(i_abcb),
             p1_x.eq(a_vec),
@@ -170,7 +177,7 @@ class Mxm(wiring.Component):
 
         # ABC/ABCB stage 2 (t+1): product x @ active, accumulate at the end of t+1.
         m_x = Signal(row_layout)
-        m.d.comb += m_x.eq(Mux(p1_from_buf, buf_rd.data, p1_x))
+        m.d.comb += m_x.eq(Mux(p1_from_buf, Mux(p1_loaded, buf_rd.data, 0), p1_x))
         m_prod = Signal(acc_layout)
         for j in range(lanes):
             m.d.comb += m_prod[j].eq(_tree_sum(m_x[k] * active[k][j] for k in range(lanes)))

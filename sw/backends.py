@@ -6,14 +6,72 @@ asked for, so the software tools work without Amaranth or cocotb.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import LpuError
-from .golden import RunResult, run_golden
-from .program import Program
+from .golden import RunResult, TileError, run_golden
+from .program import Program, symbol_from_words
 
-BACKENDS = ("golden",)
+BACKENDS = ("golden", "verilator")
 
 
-def run(backend: str, program: Program, inputs, outputs, trace: bool = False) -> RunResult:
+def run(backend: str, program: Program, inputs, outputs, trace: bool = False,
+        waves: str | None = None, max_cycles: int = 10_000_000) -> RunResult:
     if backend == "golden":
         return run_golden(program, inputs, outputs, trace=trace)
+    if backend == "verilator":
+        return run_verilator(program, inputs, outputs, waves=waves, max_cycles=max_cycles)
     raise LpuError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+
+
+def rtl_job(program: Program, inputs, reads: list[int], max_cycles: int):
+    """The host-port job that loads a lowered program and its inputs, runs it and reads."""
+    from ..verif.rtl_tile import Job
+    from .hostmap import HostMap
+
+    hmap = HostMap(program.config)
+    writes = hmap.load_writes(program)
+    for name, array in (inputs or {}).items():
+        writes += hmap.symbol_writes(program, name, array)
+    return Job(writes, reads, max_cycles)
+
+
+def rtl_result(program: Program, res, outputs) -> RunResult:
+    """Turn a tile job result into the RunResult every backend returns."""
+    from .hostmap import HostMap
+
+    cfg, hmap = program.config, HostMap(program.config)
+    busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
+    error = None
+    if res.timeout:
+        error = TileError(res.cycles, "tile", f"no done after {res.cycles} cycles (aborted)")
+    elif res.errors or not res.status & 2:
+        error = TileError(res.cycles, ", ".join(res.errors) or "tile",
+                          "the tile raised its error flag")
+    outs = {}
+    if error is None:
+        for name in outputs or []:
+            sym = program.symbols[name]
+            words = [np.frombuffer(res.words[a].to_bytes(hmap.data_bits // 8, "little")
+                                   [:cfg.lanes], np.uint8)
+                     for a in hmap.symbol_addresses(program, name)]
+            outs[name] = symbol_from_words(sym, words, cfg.lanes)
+    return RunResult(outs, res.cycles, busy, [], error)
+
+
+def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
+                  max_cycles: int = 10_000_000) -> RunResult:
+    """Run on the Verilator model of the tile (built once per configuration and cached)."""
+    try:
+        from ..verif.rtl_tile import run_jobs
+        from .hostmap import HostMap
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise LpuError(f"the verilator backend needs the hw and dev extras ({e.name} is "
+                       "missing): pip install -e '.[dev]'") from None
+    hmap = HostMap(program.config)
+    reads = [a for name in outputs or [] for a in hmap.symbol_addresses(program, name)]
+    job = rtl_job(program, inputs, reads, max_cycles)
+    from pathlib import Path
+
+    res = run_jobs(program.config, [job], waves=Path(waves) if waves else None)[0]
+    return rtl_result(program, res, outputs)

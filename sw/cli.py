@@ -135,6 +135,14 @@ def cmd_run(args) -> int:
 
     from . import backends
 
+    from .backends import BACKENDS
+
+    if args.backend not in BACKENDS:
+        raise LpuError(f"unknown backend {args.backend!r}; available: {', '.join(BACKENDS)}")
+    if args.timeline and args.backend != "golden":
+        raise LpuError("--timeline needs the golden backend (the RTL keeps no issue trace)")
+    if args.waves and args.backend != "verilator":
+        raise LpuError("--waves needs the verilator backend")
     prog, sched = load_program(args.program)
     prog = dataclasses.replace(prog, queues=sched.lowered)
     inputs = {name: _load_npy(prog, name, path) for name, path in _pairs(args.inputs, "--in")}
@@ -144,7 +152,8 @@ def cmd_run(args) -> int:
             raise LpuError(f"--out: unknown symbol {name!r}; the program has "
                            f"{', '.join(prog.symbols) or 'none'}")
     result = backends.run(args.backend, prog, inputs, [n for n, _ in outs],
-                          trace=bool(args.timeline))
+                          trace=bool(args.timeline), waves=args.waves,
+                          max_cycles=max(10 * sched.cycles, 100_000))
     if result.error is not None:
         raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
     for name, path in outs:
@@ -218,13 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_disasm)
     r = sub.add_parser("run", help="run a program (.s or .lpx) on a backend")
     r.add_argument("program")
-    r.add_argument("--backend", default="golden", help="golden (default)")
+    r.add_argument("--backend", default="golden",
+                   help="golden (default) or verilator (the RTL; its model is built once per "
+                   "config and cached under build/rtl/)")
     r.add_argument("--in", dest="inputs", action="append", metavar="SYM=FILE.npy",
                    help="load a symbol from a .npy file before the run (repeatable)")
     r.add_argument("--out", dest="outputs", action="append", metavar="SYM=FILE.npy",
                    help="save a symbol to a .npy file after the run (repeatable)")
     r.add_argument("--stats-json", metavar="FILE", help="write cycles and busy cycles as JSON")
-    r.add_argument("--timeline", metavar="FILE.png", help="draw which queue issues when")
+    r.add_argument("--timeline", metavar="FILE.png",
+                   help="draw which queue issues when (golden backend)")
+    r.add_argument("--waves", metavar="FILE",
+                   help="verilator backend: dump the waveform here (FST; VCD when the FST "
+                   "headers are missing)")
     r.set_defaults(fn=cmd_run)
     from .kernels import KERNELS
 

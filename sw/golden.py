@@ -305,7 +305,7 @@ class GoldenTile:
             x = (self.read_stream(q, v["a"], 1, t)[0].view(np.int8) if name == "ABC"
                  else mx["act"][v["slot"]].copy())
             prod = units.mxm_product(x, mx["active"])
-            self.pending[t + 1].append(("acc", mx["acc"], v["acc"], v["add"], prod))
+            self.pending[t + instr.settle].append(("acc", mx["acc"], v["acc"], v["add"], prod))
         elif name == "ACC":
             self.write_stream(q, v["z"], units.to_planes(mx["acc"][v["acc"]].copy()), t + 1)
 

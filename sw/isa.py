@@ -77,6 +77,12 @@ class Instr:
     bank: str | None = None  # "read" / "write": how it uses its queue's MEM bank
     stall: str | None = None  # "deskew" / "runtime": freezes the whole tile
     syntax: tuple[str, ...] = field(default=())  # operand order in text; default: field order
+    lands: int | None = None  # cycle offset at whose end the last effect lands; None: latency
+
+    @property
+    def settle(self) -> int:
+        """Cycles after issue at whose end the instruction's last effect has landed."""
+        return self.latency if self.lands is None else self.lands
 
     @property
     def dtype_fields(self) -> tuple[Field, ...]:
@@ -153,7 +159,7 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           (A, Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
           "Activation x = stream a (int8). acc[j] = (add ? acc[j] : 0) + sum_k x[k] * W[k][j] "
           "in int32 (wrapping); ready for an ACC issued 2 or more cycles later.",
-          reads=(("a", 1),)),
+          reads=(("a", 1),), lands=1),
     Instr("LA", 0x1D, "MXM_ACT",
           (Field("slot", "u", 6, limit="mxm_act_slots"), A), 0,
           "Activation buffer slot = stream a (int8), for ABCB issued in a later cycle: an "
@@ -163,7 +169,7 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           (Field("slot", "u", 6, limit="mxm_act_slots"),
            Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
           "As ABC, with the activation x taken from activation buffer slot instead of a "
-          "stream."),
+          "stream.", lands=1),
     Instr("ACC", 0x0F, "MXM_ACT", (Field("acc", "u", 2, limit="mxm_accumulators"), Z), 1,
           "z (int32 group) = accumulator acc.", writes=(("z", 4),)),
     # C2C

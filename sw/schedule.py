@@ -252,7 +252,7 @@ class _Scheduler:
         last_abc: dict[tuple[str, int], Issue] = {}
         for iss in sorted(self.out.issues, key=lambda i: (i.cycle, pos[i.queue])):
             instr, v = iss.instr, iss.values
-            end = max(end, iss.cycle + instr.latency + 1)
+            end = max(end, iss.cycle + instr.settle + 1)
             if instr.unit != "ICU":
                 self.out.queues[iss.queue].busy += 1
             p = pos[iss.queue]

@@ -1,0 +1,317 @@
+"""The tile: every unit of ``TileConfig`` wired per the floorplan, plus the host port.
+
+Nothing is computed here that a unit could compute; the tile only
+
+* puts one ``StreamSegment`` at every position and hands each unit the streams arriving at its
+  position (eastward from the west neighbour, westward from the east neighbour), the VXM ALUs
+  also their own position's freshly written registers (chaining);
+* gives every queue its ``InstructionQueue`` and joins the NOTIFYs into one release;
+* stops the whole tile on any error: in the cycle a unit, a queue or a stream segment raises
+  one nothing lands (every unit's clock enable is low), the cycle after that the units are
+  reset so that no in-flight effect lands later, and the queues stay frozen. The golden model
+  stops in the same cycle;
+* freezes everything for the wall cycles a ``DESKEW``/``RUNTIME_DESKEW`` asks for;
+* decides "done" exactly as ``GoldenTile.step``: every queue has fetched HALT and no issued
+  instruction has an effect still to land (``Instr.settle``);
+* serves the host port of ``lpu.sw.hostmap``: load instruction and MEM words, START, CLEAR,
+  status, counters and error sources.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import EnableInserter, ResetInserter
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from ..sw import hostmap as hm
+from ..sw.config import TileConfig
+from ..sw.hostmap import HostMap
+from ..sw.isa import INSTRUCTIONS
+from .c2c import STALL_BITS, C2cPort
+from .common import streams_layout
+from .icu import BUSY_BITS, InstructionQueue
+from .mem import MemBank
+from .mxm import Mxm
+from .streams import StreamSegment
+from .sxm import Sxm
+from .vxm import VxmAlu
+
+#: Units that can carry a planted fault (negative controls); the first instance gets it.
+FAULTS = ("icu", "mem", "streams", "vxm", "mxm", "sxm")
+
+COUNTER_BITS = 32
+
+
+class Tile(wiring.Component):
+    """One tile of ``config``.
+
+    Members
+    -------
+    host_addr, host_wdata, host_we, host_re : In
+        Host port (``lpu.sw.hostmap``): one read or write per cycle.
+    host_rdata : Out(data_bits)
+        The word read, one cycle after ``host_re``.
+    busy : Out(1)
+        A program is running, starting or the memories are being cleared. The host waits for
+        it to fall instead of polling.
+    """
+
+    def __init__(self, config: TileConfig, fault: str | None = None):
+        if not isinstance(config, TileConfig):
+            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault must be None or one of {', '.join(FAULTS)}, not {fault!r}")
+        self.config, self.fault = config, fault
+        self.map = HostMap(config)
+        super().__init__({
+            "host_addr": In(self.map.addr_bits),
+            "host_wdata": In(self.map.data_bits),
+            "host_we": In(1),
+            "host_re": In(1),
+            "host_rdata": Out(self.map.data_bits),
+            "busy": Out(1),
+        })
+
+    def _faulty(self, kind: str, seen: set) -> bool:
+        if self.fault == kind and kind not in seen:
+            seen.add(kind)
+            return True
+        return False
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, hmap = self.config, self.map
+        seen: set = set()
+
+        # Control state.
+        running = Signal()
+        launch = Signal()  # START was written: reset the units and start the queues
+        after_error = Signal()  # the cycle after an error: flush the units
+        clearing = Signal()
+        clear_addr = Signal(exact_log2(hmap.region_words) + 1)
+        done_flag, error_flag = Signal(), Signal()
+        cycles = Signal(COUNTER_BITS)
+        frozen_total = Signal(COUNTER_BITS)
+        freeze_left = Signal(STALL_BITS + 2)
+        drain = Signal(2)
+        deadlock = Signal()
+        frozen = Signal()
+        active = Signal()
+        m.d.comb += [frozen.eq(freeze_left != 0), active.eq(running & ~frozen)]
+        err_now = Signal()
+        unit_en = Signal()
+        unit_rst = Signal()
+        m.d.comb += [unit_en.eq(~((running & frozen) | err_now | after_error)),
+                     unit_rst.eq(launch | after_error)]
+
+        def add_unit(name, unit):
+            m.submodules[name] = ResetInserter(unit_rst)(EnableInserter(unit_en)(unit))
+            return unit
+
+        def add_queue(name, queue):
+            m.submodules[name] = EnableInserter(~err_now)(queue)
+            m.d.comb += [queue.start.eq(launch), queue.freeze.eq(~running | frozen)]
+            return queue
+
+        # Stream segments, one per position.
+        writers = {"MEM": cfg.mem_banks, "VXM": cfg.vxm_alus}
+        segs = []
+        for s in cfg.slices:
+            seg = StreamSegment(cfg, writers.get(s.kind, 1),
+                                fault=s.kind == "VXM" and self._faulty("streams", seen))
+            segs.append(add_unit(f"streams_{s.name.lower()}", seg))
+        idle = Signal(streams_layout(cfg))  # all-invalid streams beyond the ends of the row
+        for p, seg in enumerate(segs):
+            m.d.comb += [seg.e_in.eq(segs[p - 1].regs.e if p > 0 else idle),
+                         seg.w_in.eq(segs[p + 1].regs.w if p + 1 < len(segs) else idle)]
+
+        def arriving(unit, p):
+            m.d.comb += [unit.s_in.e.eq(segs[p - 1].regs.e if p > 0 else idle),
+                         unit.s_in.w.eq(segs[p + 1].regs.w if p + 1 < len(segs) else idle)]
+
+        # Units and their queues.
+        queues = {}  # queue name -> InstructionQueue
+        unit_error = {}  # queue name -> the error of the unit it alone drives
+        shared_error = {}  # MXM slice -> its unit error
+        banks = {}  # (slice, bank) -> MemBank
+        stalls = []
+        for s in cfg.slices:
+            p, low = s.position, s.name.lower().replace(".", "_")
+            names = [q.name for q in cfg.queues if q.slice == s]
+            if s.kind == "MEM":
+                for b, qname in enumerate(names):
+                    bank = add_unit(f"mem_{low}_{b}",
+                                    MemBank(cfg, b, fault=self._faulty("mem", seen)))
+                    queue = add_queue(f"icu_{low}_{b}", InstructionQueue(
+                        cfg, "MEM", b, fault=self._faulty("icu", seen)))
+                    arriving(bank, p)
+                    m.d.comb += [bank.issue.eq(queue.issue), segs[p].writes[b].eq(bank.s_out)]
+                    queues[qname], unit_error[qname], banks[(s.name, b)] = queue, bank.error, bank
+            elif s.kind == "VXM":
+                for i, qname in enumerate(names):
+                    alu = add_unit(f"vxm_{i}", VxmAlu(cfg, fault=self._faulty("vxm", seen)))
+                    queue = add_queue(f"icu_vxm_{i}", InstructionQueue(cfg, "VXM"))
+                    arriving(alu, p)
+                    m.d.comb += [alu.issue.eq(queue.issue), alu.s_own.eq(segs[p].fresh),
+                                 segs[p].writes[i].eq(alu.s_out)]
+                    queues[qname], unit_error[qname] = queue, alu.error
+            elif s.kind == "MXM":
+                mxm = add_unit(f"mxm_{low}", Mxm(cfg, fault=self._faulty("mxm", seen)))
+                wgt = add_queue(f"icu_{low}_wgt", InstructionQueue(cfg, "MXM_WGT"))
+                act = add_queue(f"icu_{low}_act", InstructionQueue(cfg, "MXM_ACT"))
+                arriving(mxm, p)
+                m.d.comb += [mxm.issue_wgt.eq(wgt.issue), mxm.issue_act.eq(act.issue),
+                             segs[p].writes[0].eq(mxm.s_out)]
+                queues[f"{s.name}.WGT"], queues[f"{s.name}.ACT"] = wgt, act
+                shared_error[s.name] = mxm.error
+            elif s.kind == "SXM":
+                sxm = add_unit(f"sxm_{low}", Sxm(cfg, fault=self._faulty("sxm", seen)))
+                queue = add_queue(f"icu_{low}", InstructionQueue(cfg, "SXM"))
+                arriving(sxm, p)
+                m.d.comb += [sxm.issue.eq(queue.issue), segs[p].writes[0].eq(sxm.s_out)]
+                queues[s.name], unit_error[s.name] = queue, sxm.error
+            else:  # C2C: no link attached (rx_valid stays 0)
+                port = add_unit(f"c2c_{low}", C2cPort(cfg))
+                queue = add_queue(f"icu_{low}", InstructionQueue(cfg, "C2C"))
+                arriving(port, p)
+                m.d.comb += [port.issue.eq(queue.issue), port.hac.eq(cycles),
+                             segs[p].writes[0].eq(port.s_out)]
+                queues[s.name], unit_error[s.name] = queue, port.error
+                stalls.append(port.stall)
+        qlist = [queues[q.name] for q in cfg.queues]
+
+        # SYNC release: any queue's NOTIFY.
+        release = Signal()
+        m.d.comb += release.eq(Cat(q.notify for q in qlist).any())
+        for q in qlist:
+            m.d.comb += q.release.eq(release)
+
+        # Error sources, in HostMap.error_sources order.
+        sources = Signal(len(hmap.error_sources))
+        bits = [qlist[i].error | unit_error.get(q.name, 0) for i, q in enumerate(cfg.queues)]
+        bits += [shared_error[s.name] for s in cfg.slices if s.kind == "MXM"]
+        bits += [seg.error for seg in segs]
+        bits += [deadlock]
+        m.d.comb += [sources.eq(Cat(*bits)), err_now.eq(active & sources.any())]
+
+        # Effects still to land: the longest settle time of anything issued.
+        settle_max = max(i.settle for i in INSTRUCTIONS)
+        assert settle_max < 1 << len(drain)
+        settles = []
+        for q in qlist:
+            if not any(i.unit == q.unit and i.settle for i in INSTRUCTIONS):
+                continue
+            k = Signal(range(settle_max + 1), name=f"settle_{len(settles)}")
+            with m.If(q.issue.valid):
+                with m.Switch(q.issue.opcode):
+                    for instr in INSTRUCTIONS:
+                        if instr.unit == q.unit and instr.settle:
+                            with m.Case(instr.opcode):
+                                m.d.comb += k.eq(instr.settle)
+            settles.append(k)
+        settle_now = settles[0]
+        for i, k in enumerate(settles[1:]):
+            longest = Signal.like(drain, name=f"settle_max_{i}")
+            m.d.comb += longest.eq(Mux(k > settle_now, k, settle_now))
+            settle_now = longest
+
+        # Run control: done, deadlock, errors, freezes, counters.
+        all_halted = Cat(q.halted for q in qlist).all()
+        any_wait = Cat(q.sync_wait for q in qlist).any()
+        stuck = Cat(q.halted | q.sync_wait for q in qlist).all()
+        done_now = Signal()
+        m.d.comb += done_now.eq(active & all_halted & (drain == 0))
+        stall_sum = Signal.like(freeze_left)
+        m.d.comb += stall_sum.eq(sum(stalls) if stalls else 0)
+        abort = Signal()
+        m.d.comb += abort.eq(running & self.host_we & (self.host_addr == hm.REG_CTRL) &
+                             self.host_wdata[2])
+        m.d.sync += [launch.eq(0), after_error.eq(err_now | abort)]
+        with m.If(launch):
+            m.d.sync += [running.eq(1), done_flag.eq(0), error_flag.eq(0), cycles.eq(0),
+                         frozen_total.eq(0), freeze_left.eq(0), drain.eq(0), deadlock.eq(0)]
+        with m.Elif(running):
+            with m.If(err_now | abort):
+                m.d.sync += [running.eq(0), error_flag.eq(1)]
+            with m.Elif(done_now):
+                m.d.sync += [running.eq(0), done_flag.eq(1)]
+            with m.Else():
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(frozen):
+                    m.d.sync += [freeze_left.eq(freeze_left - 1),
+                                 frozen_total.eq(frozen_total + 1)]
+                with m.Else():
+                    m.d.sync += [freeze_left.eq(stall_sum),
+                                 drain.eq(Mux(drain > settle_now, drain - 1, settle_now)),
+                                 deadlock.eq(stuck & any_wait)]
+        err_bits = Signal.like(sources)
+        with m.If(err_now):
+            m.d.sync += err_bits.eq(sources)
+        with m.Elif(launch):
+            m.d.sync += err_bits.eq(0)
+
+        # Host port: decode.
+        off_bits = exact_log2(hmap.region_words)
+        region = Signal(range(hmap.regions + 1))
+        offset = Signal(off_bits)
+        m.d.comb += [offset.eq(self.host_addr[:off_bits]), region.eq(self.host_addr[off_bits:])]
+        idle_port = ~running & ~launch & ~clearing
+        with m.If(self.host_we & idle_port & (region == 0) & (offset == hm.REG_CTRL)):
+            with m.If(self.host_wdata[0]):
+                m.d.sync += launch.eq(1)
+            with m.Elif(self.host_wdata[1]):
+                m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
+        sweep = Signal(range(hmap.region_words + 1))
+        m.d.comb += sweep.eq(max(cfg.mem_words, cfg.queue_words))
+        with m.If(clearing):
+            m.d.sync += clear_addr.eq(clear_addr + 1)
+            with m.If(clear_addr == sweep - 1):
+                m.d.sync += clearing.eq(0)
+
+        for i, q in enumerate(qlist):
+            with m.If(clearing):
+                m.d.comb += [q.host_addr.eq(clear_addr), q.host_data.eq(0),
+                             q.host_we.eq(clear_addr < cfg.queue_words)]
+            with m.Else():
+                m.d.comb += [q.host_addr.eq(offset), q.host_data.eq(self.host_wdata),
+                             q.host_we.eq(self.host_we & idle_port & (region == 1 + i) &
+                                          (offset < cfg.queue_words))]
+        bank_list = [banks[key] for key in hmap.banks]
+        first_bank = 1 + len(qlist)
+        for i, bank in enumerate(bank_list):
+            with m.If(clearing):
+                m.d.comb += [bank.host_addr.eq(clear_addr), bank.host_wdata.eq(0),
+                             bank.host_we.eq(clear_addr < cfg.mem_words)]
+            with m.Else():
+                m.d.comb += [bank.host_addr.eq(offset), bank.host_wdata.eq(self.host_wdata),
+                             bank.host_we.eq(self.host_we & idle_port & (region == first_bank + i)
+                                             & (offset < cfg.mem_words))]
+
+        # Host port: registers and reads (one cycle after host_re).
+        status = Cat(running, done_flag, error_flag, clearing)
+        regs = {hm.REG_CTRL: status, hm.REG_CYCLES: cycles, hm.REG_FROZEN: frozen_total}
+        for k in range(hmap.error_registers):
+            regs[hm.REG_ERROR + k] = err_bits[32 * k:32 * (k + 1)]
+        for i, q in enumerate(qlist):
+            regs[hm.REG_BUSY + i] = q.busy_count[:BUSY_BITS]
+        reg_value = Signal(32)
+        with m.Switch(offset):
+            for off, value in regs.items():
+                with m.Case(off):
+                    m.d.comb += reg_value.eq(value)
+        rd_region = Signal.like(region)
+        rd_reg = Signal(32)
+        with m.If(self.host_re):
+            m.d.sync += [rd_region.eq(region), rd_reg.eq(reg_value)]
+        with m.Switch(rd_region):
+            with m.Case(0):
+                m.d.comb += self.host_rdata.eq(rd_reg)
+            for i, bank in enumerate(bank_list):
+                with m.Case(first_bank + i):
+                    m.d.comb += self.host_rdata.eq(bank.host_rdata)
+            with m.Default():
+                m.d.comb += self.host_rdata.eq(Const(0, hmap.data_bits))
+        m.d.comb += self.busy.eq(running | launch | clearing)
+        return m

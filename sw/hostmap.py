@@ -1,0 +1,126 @@
+"""The tile's host port, described once: address map, registers and error sources.
+
+``hw/tile.py`` decodes addresses with it, the RTL backends and the FPGA bridge build their
+transfers with it, and ``docs/architecture.md`` documents it. Pure Python: no Amaranth.
+
+The port is word-addressed. A host word is ``max(32, 8 * lanes)`` bits: a whole MEM vector
+(lane 0 in the low byte), an instruction word or a 32-bit register value (zero-extended).
+The address space is cut into regions of ``region_words`` words: region 0 holds the
+registers, then one region per instruction queue (in ``TileConfig.queues`` order), then one
+per MEM bank (slices in floorplan order, bank 0 before bank 1). Reads return the word one
+cycle after the address; writes take one cycle. Instruction memories are write-only.
+Loading while a program runs is not supported (the port is meant for an idle tile).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .config import TileConfig
+from .isa import encode
+from .program import Program, symbol_words
+
+#: Register offsets in region 0.
+REG_CTRL = 0  # write: START / CLEAR bits; read: STATUS bits
+REG_CYCLES = 1  # wall cycles of the last run (frozen cycles included)
+REG_FROZEN = 2  # of those, cycles the tile was frozen by DESKEW / RUNTIME_DESKEW
+REG_ERROR = 0x10  # error source bits, 32 per register, ERROR_SOURCES order
+REG_BUSY = 0x40  # issue cycles of each queue, one register per queue in TileConfig.queues order
+
+CTRL_START = 1 << 0  # clear unit state and run every queue from address 0
+CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory (region_words cycles)
+CTRL_ABORT = 1 << 2  # stop a running program (status ERROR with no error source)
+
+STATUS_RUNNING = 1 << 0
+STATUS_DONE = 1 << 1  # every queue halted and every effect landed
+STATUS_ERROR = 1 << 2  # stopped by an error: see the REG_ERROR bits
+STATUS_CLEARING = 1 << 3
+
+
+@dataclass(frozen=True)
+class HostMap:
+    """The host port of one tile configuration."""
+
+    config: TileConfig
+
+    @property
+    def data_bits(self) -> int:
+        return max(32, 8 * self.config.lanes)
+
+    @property
+    def region_words(self) -> int:
+        cfg = self.config
+        size = max(cfg.mem_words, cfg.queue_words, REG_BUSY + len(cfg.queues))
+        return 1 << (size - 1).bit_length()
+
+    @cached_property
+    def banks(self) -> tuple[tuple[str, int], ...]:
+        """(MEM slice, bank) of every bank, in region order."""
+        return tuple((s.name, b) for s in self.config.slices if s.kind == "MEM"
+                     for b in range(self.config.mem_banks))
+
+    @property
+    def regions(self) -> int:
+        return 1 + len(self.config.queues) + len(self.banks)
+
+    @property
+    def addr_bits(self) -> int:
+        return (self.regions * self.region_words - 1).bit_length()
+
+    def queue_base(self, name: str) -> int:
+        index = [q.name for q in self.config.queues].index(name)
+        return (1 + index) * self.region_words
+
+    def bank_base(self, slice_name: str, bank: int) -> int:
+        index = self.banks.index((slice_name, bank))
+        return (1 + len(self.config.queues) + index) * self.region_words
+
+    def mem_address(self, slice_name: str, address: int) -> int:
+        """Host address of slice-relative MEM word ``address`` (bank = address // mem_words)."""
+        words = self.config.mem_words
+        return self.bank_base(slice_name, address // words) + address % words
+
+    @cached_property
+    def error_sources(self) -> tuple[str, ...]:
+        """What each REG_ERROR bit reports: every queue (its sequencer or its unit), each MXM
+        (shared by its two queues), each position's stream registers (two producers), and a
+        SYNC deadlock."""
+        cfg = self.config
+        return (tuple(q.name for q in cfg.queues)
+                + tuple(f"{s.name} unit" for s in cfg.slices if s.kind == "MXM")
+                + tuple(f"{s.name} streams" for s in cfg.slices)
+                + ("deadlock",))
+
+    @property
+    def error_registers(self) -> int:
+        return (len(self.error_sources) + 31) // 32
+
+    def decode_errors(self, bits: int) -> list[str]:
+        return [name for i, name in enumerate(self.error_sources) if bits >> i & 1]
+
+    def load_writes(self, program: Program) -> list[tuple[int, int]]:
+        """(address, word) host writes that load a lowered program: every queue's instruction
+        words and the MEM segments."""
+        writes = []
+        for q in self.config.queues:
+            base = self.queue_base(q.name)
+            writes += [(base + i, encode(it.instr, it.values))
+                       for i, it in enumerate(program.queues.get(q.name, []))]
+        L = self.config.lanes
+        for (sl, addr), data in sorted(program.segments.items()):
+            writes += [(self.mem_address(sl, addr + i),
+                        int.from_bytes(data[i * L:(i + 1) * L], "little"))
+                       for i in range(len(data) // L)]
+        return writes
+
+    def symbol_addresses(self, program: Program, name: str) -> list[int]:
+        """Host address of every word of data symbol ``name``, in symbol word order."""
+        sym = program.symbols[name]
+        return [self.mem_address(*sym.word_address(w)) for w in range(sym.words(self.config.lanes))]
+
+    def symbol_writes(self, program: Program, name: str, array) -> list[tuple[int, int]]:
+        """(address, word) host writes that store ``array`` as data symbol ``name``."""
+        sym = program.symbols[name]
+        return [(self.mem_address(*sym.word_address(w)), int.from_bytes(word.tobytes(), "little"))
+                for w, word in symbol_words(sym, array, self.config.lanes)]

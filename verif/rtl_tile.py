@@ -1,0 +1,152 @@
+"""Whole-tile runs on Verilator: one cached model per configuration, many programs per run.
+
+``run_jobs`` hands a list of ``Job`` (host writes, host reads, a cycle limit) to the cocotb
+testbench ``lpu.verif.tb_tile`` through a JSON file, and gets a ``JobResult`` per job back. The
+testbench loads through the host port, writes START and then waits for the tile's ``busy``
+to fall: Python is not woken per clock cycle while a program runs.
+
+The model is built once per configuration and planted fault, in
+``build/rtl/tile-<key>/`` where the key hashes the configuration and the sources the RTL is
+generated from, so an unchanged tile is neither regenerated nor rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..sw.config import TileConfig
+from . import harness
+
+TB = "lpu.verif.tb_tile"
+TOP = "tile"
+#: Files whose content decides the generated tile Verilog.
+_SOURCES = ("hw/*.py", "sw/isa.py", "sw/config.py", "sw/units.py", "sw/hostmap.py",
+            "sw/program.py")
+
+
+@dataclass
+class Job:
+    """One program run: host writes (address, word) after CLEAR, then START, then reads."""
+
+    writes: list[tuple[int, int]]
+    reads: list[int]
+    max_cycles: int = 10_000_000
+
+
+@dataclass
+class JobResult:
+    status: int
+    cycles: int
+    frozen: int
+    error_bits: int
+    busy: list[int]
+    words: dict[int, int]
+    timeout: bool
+    run_seconds: float  # simulator wall time between START and busy falling
+    load_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def _key(config: TileConfig, fault: str | None, waves: str | None) -> str:
+    h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves]).encode())
+    for pattern in _SOURCES:
+        for path in sorted(harness.ROOT.glob(pattern)):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build(config: TileConfig, fault: str | None = None, waves: str | None = None,
+          verbose: bool = True) -> Path:
+    """Return the build folder of the tile model, generating and building it if needed."""
+    harness.verilator_env()
+    folder = harness.BUILD / f"tile-{_key(config, fault, waves)}"
+    stamp = folder / "built"
+    if stamp.exists():
+        return folder
+    from amaranth.back import verilog
+    from cocotb_tools.runner import get_runner
+
+    from ..hw.tile import Tile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    if verbose:
+        _log(f"tile model: generating Verilog for {config} (once per configuration) ...")
+    source = folder / f"{TOP}.v"
+    source.write_text(verilog.convert(Tile(config, fault=fault), name=TOP))
+    if verbose:
+        _log(f"tile model: {source.stat().st_size // 1024} KiB of Verilog in "
+             f"{time.monotonic() - t0:.0f} s; building with Verilator (a few minutes) ...")
+    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", "-O3"]
+    if waves:
+        args.append("--trace-fst" if waves == "fst" else "--trace")
+    get_runner("verilator").build(
+        sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim", build_args=args,
+        timescale=("1ns", "1ps"), waves=bool(waves), always=True,
+        log_file=folder / "build.log")
+    stamp.touch()
+    if verbose:
+        _log(f"tile model: built in {time.monotonic() - t0:.0f} s ({folder})")
+    return folder
+
+
+def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
+             waves: Path | None = None, verbose: bool = True) -> list[JobResult]:
+    """Run ``jobs`` one after another on one simulator process; return their results."""
+    from cocotb_tools.runner import get_runner
+
+    from ..sw.hostmap import HostMap
+
+    wave_kind = harness.wave_format() if waves else None
+    folder = build(config, fault, wave_kind, verbose)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
+    try:
+        job_file, result_file = work / "jobs.json", work / "results.json"
+        job_file.write_text(json.dumps([
+            {"writes": j.writes, "reads": j.reads, "max_cycles": j.max_cycles} for j in jobs]))
+        env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_TILE_JOBS": str(job_file),
+               "LPU_TILE_RESULTS": str(result_file)}
+        hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        try:
+            get_runner("verilator").test(
+                hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module=TB,
+                build_dir=folder / "sim", test_dir=work, extra_env=env, waves=bool(waves),
+                timescale=("1ns", "1ps"), results_xml=str(work / "results.xml"),
+                log_file=work / "sim.log")
+        except SystemExit:
+            pass
+        finally:
+            if hidden is not None:
+                os.environ["PYTEST_CURRENT_TEST"] = hidden
+        if not result_file.exists():
+            log = (work / "sim.log").read_text(errors="replace")[-3000:] \
+                if (work / "sim.log").exists() else "(no log)"
+            raise RuntimeError(f"the tile simulation produced no results; log tail:\n{log}")
+        raw = json.loads(result_file.read_text())
+        if waves:
+            dumps = sorted(work.glob("dump.*"))
+            if dumps:
+                shutil.copy(dumps[0], waves)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    hmap = HostMap(config)
+    out = []
+    for r in raw:
+        res = JobResult(**{k: v for k, v in r.items() if k != "words"},
+                        words={int(a): w for a, w in r["words"].items()})
+        res.errors = hmap.decode_errors(res.error_bits)
+        out.append(res)
+    return out
