@@ -139,7 +139,7 @@ class TileConfig:
 
 PRESETS: dict[str, TileConfig] = {
     "default": TileConfig(),
-    "small": TileConfig(lanes=8, streams=8, mem_slices=2, mem_words=256, vxm_alus=2,
+    "small": TileConfig(lanes=8, streams=8, mem_slices=2, mem_words=256, vxm_alus=3,
                         mxm_act_slots=16, queue_words=1024),
     "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
                        mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=256),

@@ -27,6 +27,8 @@ from . import harness
 
 TB = "lpu.verif.tb_tile"
 TOP = "tile"
+#: Verilator flags of both the cocotb model and the raw loop.
+BUILD_FLAGS = ("-O3",)
 #: Files whose content decides the generated tile Verilog.
 _SOURCES = ("hw/*.py", "sw/isa.py", "sw/config.py", "sw/units.py", "sw/hostmap.py",
             "sw/program.py")
@@ -52,11 +54,12 @@ class JobResult:
     timeout: bool
     run_seconds: float  # simulator wall time between START and busy falling
     load_seconds: float = 0.0
+    read_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
 
 def _key(config: TileConfig, fault: str | None, waves: str | None) -> str:
-    h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves]).encode())
+    h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves, BUILD_FLAGS]).encode())
     for pattern in _SOURCES:
         for path in sorted(harness.ROOT.glob(pattern)):
             h.update(path.name.encode())
@@ -90,7 +93,7 @@ def build(config: TileConfig, fault: str | None = None, waves: str | None = None
     if verbose:
         _log(f"tile model: {source.stat().st_size // 1024} KiB of Verilog in "
              f"{time.monotonic() - t0:.0f} s; building with Verilator (a few minutes) ...")
-    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", "-O3"]
+    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", *BUILD_FLAGS]
     if waves:
         args.append("--trace-fst" if waves == "fst" else "--trace")
     get_runner("verilator").build(
@@ -150,3 +153,44 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
         res.errors = hmap.decode_errors(res.error_bits)
         out.append(res)
     return out
+
+
+def build_raw(config: TileConfig, verbose: bool = True) -> Path:
+    """Build ``raw_main.cpp`` against the same tile Verilog and Verilator flags as the cocotb
+    model (no VPI, no Python): the reference loop for the harness-overhead ratio."""
+    import subprocess
+
+    folder = build(config, verbose=verbose)
+    exe = folder / "raw" / "raw_tile"
+    if exe.exists():
+        return exe
+    if verbose:
+        _log("raw model: building the plain Verilator loop (a few minutes) ...")
+    t0 = time.monotonic()
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *harness.LINT_WAIVERS,
+           "-Wno-WIDTH", *BUILD_FLAGS, "--top-module", TOP, "-o", "raw_tile",
+           "--Mdir", str(folder / "raw"), str(folder / f"{TOP}.v"),
+           str(Path(__file__).with_name("raw_main.cpp"))]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError("raw model build failed:\n" + (proc.stdout + proc.stderr)[-3000:])
+    if verbose:
+        _log(f"raw model: built in {time.monotonic() - t0:.0f} s")
+    return exe
+
+
+def run_raw(config: TileConfig, job: Job) -> tuple[int, float]:
+    """Run one job on the raw loop; return (tile cycles, loop seconds)."""
+    import subprocess
+
+    exe = build_raw(config)
+    with tempfile.NamedTemporaryFile("w", suffix=".job", delete=False) as f:
+        for address, word in job.writes:
+            f.write(f"w {address:x} {word:x}\n")
+        f.write("start\n")
+    try:
+        out = subprocess.run([str(exe), f.name], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    fields = dict(zip(*[iter(out.split())] * 2))
+    return int(fields["cycles"]), float(fields["seconds"])

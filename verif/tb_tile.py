@@ -56,16 +56,22 @@ class HostDriver:
         self._idle()
 
     async def read(self, addresses: list[int]) -> list[int]:
-        """Read words, one address per cycle (each answer arrives the cycle after)."""
+        """Read words, one per cycle: each answer arrives the cycle after its address, while
+        the next address is already presented."""
         out = []
-        for address in addresses:
-            self.dut.host_addr.value = address
-            self.dut.host_re.value = 1
+        if not addresses:
+            return out
+        self.dut.host_addr.value = addresses[0]
+        self.dut.host_re.value = 1
+        for nxt in [*addresses[1:], None]:
             await RisingEdge(self.dut.clk)
-            self.dut.host_re.value = 0
+            if nxt is None:
+                self.dut.host_re.value = 0
+            else:
+                self.dut.host_addr.value = nxt
             await ReadOnly()
             out.append(as_int(self.dut.host_rdata))
-            await RisingEdge(self.dut.clk)
+        await RisingEdge(self.dut.clk)
         return out
 
     async def wait_idle(self, max_cycles: int) -> bool:
@@ -111,13 +117,16 @@ async def run_jobs(dut):
                                + [hm.REG_BUSY + i for i in range(nq)])
         status, cycles, frozen = regs[:3]
         errs = regs[3:3 + hmap.error_registers]
+        t0 = time.perf_counter()
         words = await host.read(job["reads"])
+        read_seconds = time.perf_counter() - t0
         results.append({
             "status": status, "cycles": cycles, "frozen": frozen,
             "error_bits": sum(w << (32 * k) for k, w in enumerate(errs)),
             "busy": regs[3 + hmap.error_registers:], "timeout": not finished,
             "words": {str(a): w for a, w in zip(job["reads"], words, strict=True)},
             "run_seconds": run_seconds, "load_seconds": load_seconds,
+            "read_seconds": read_seconds,
         })
     with open(os.environ["LPU_TILE_RESULTS"], "w") as f:
         json.dump(results, f)
