@@ -409,16 +409,20 @@ class GoldenTile:
         reg[W, :-1], valid[W, :-1] = reg[W, 1:].copy(), valid[W, 1:].copy()
         valid[E, 0] = valid[W, -1] = False
         self.fresh[:] = False
+        effects = self.pending.pop(t, [])
         written = {}
-        for eff in self.pending.pop(t, []):
-            kind = eff[0]
-            if kind == "reg":
-                _, qname, d, p, s, plane = eff
+        for eff in effects:  # a clash stops the tile before anything of this cycle lands
+            if eff[0] == "reg":
+                _, qname, d, p, s, _ = eff
                 if (d, p, s) in written:
                     raise TileError(t, qname, f"two producers on stream "
                                     f"{stream_text(d << 5 | s)} at {self.cfg.slices[p].name} "
                                     f"(also {written[(d, p, s)]}) at the end of cycle {t}")
                 written[(d, p, s)] = qname
+        for eff in effects:
+            kind = eff[0]
+            if kind == "reg":
+                _, qname, d, p, s, plane = eff
                 reg[d, p, s], valid[d, p, s], self.fresh[d, p, s] = plane, True, True
             elif kind == "mem":
                 _, mem, rows, cols, data = eff
