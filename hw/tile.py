@@ -204,12 +204,11 @@ class Tile(wiring.Component):
             if not any(i.unit == q.unit and i.settle for i in INSTRUCTIONS):
                 continue
             k = Signal(range(settle_max + 1), name=f"settle_{len(settles)}")
-            with m.If(q.issue.valid):
-                with m.Switch(q.issue.opcode):
-                    for instr in INSTRUCTIONS:
-                        if instr.unit == q.unit and instr.settle:
-                            with m.Case(instr.opcode):
-                                m.d.comb += k.eq(instr.settle)
+            with m.If(q.issue.valid), m.Switch(q.issue.opcode):
+                for instr in INSTRUCTIONS:
+                    if instr.unit == q.unit and instr.settle:
+                        with m.Case(instr.opcode):
+                            m.d.comb += k.eq(instr.settle)
             settles.append(k)
         settle_now = settles[0]
         for i, k in enumerate(settles[1:]):

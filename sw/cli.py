@@ -134,7 +134,6 @@ def cmd_run(args) -> int:
     import numpy as np
 
     from . import backends
-
     from .backends import BACKENDS
 
     if args.backend not in BACKENDS:

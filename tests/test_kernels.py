@@ -71,6 +71,18 @@ def test_ffn_bit_exact_and_near_float(seed):
         assert (err <= reference.ffn_error_bound(x, wg, wu, wd, mult, shift)).all()
 
 
+@pytest.mark.parametrize(("d", "f"), [(64, 64), (96, 96), (64, 80)])
+def test_ffn_short_hidden_layer(d, f):
+    """With f close to d the down GEMV starts reading h while its last chunks are still being
+    written; each READ of h must come after that chunk's WRITE (this once read stale h)."""
+    rng = np.random.default_rng(d + f)
+    x, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
+        rand_i8(rng, (f, d))
+    r = run(KERNELS["ffn"][0](CFG, d, f, 1, 10),
+            {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, 1, 10))
+
+
 def test_ffn_error_bound_can_fail():
     """Negative control: h off by half a Q3.4 unit, in the direction that matters for each
     output, breaks the bound."""

