@@ -12,7 +12,7 @@ all: test
 help:
 	@echo "make test   set up .venv, lint, run the test suite (what CI runs)"
 	@echo "make demo   set up .venv, run the SwiGLU FFN kernel on the golden model, check it"
-	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed)"
+	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed, RTL kernels)"
 	@echo "make test-long  the test suite with the long, exhaustive runs"
 	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
 	@echo "make verilog  write every unit's Verilog (default tile) to build/"
@@ -51,6 +51,7 @@ resources: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lpu.sw.bench
+	$(BIN)/python -m lpu.verif.bench_rtl
 
 docs: $(STAMP)
 	$(BIN)/lpu isa-doc -o docs/isa.md

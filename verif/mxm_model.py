@@ -218,7 +218,7 @@ class Stim:
         return out
 
     def clear_buffer(self) -> None:
-        """LA zeros into every activation slot (the buffer is a memory, not reset by rst)."""
+        """LA zeros into every activation slot, so every slot holds a written value."""
         zero = np.zeros(self.cfg.lanes, np.int8)
         for slot in range(self.cfg.mxm_act_slots):
             self.cycle(act=la(slot, stream(E, 0)), put={(E, 0): zero})

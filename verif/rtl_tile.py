@@ -30,9 +30,9 @@ TOP = "tile"
 #: Verilator flags of both the cocotb model and the raw loop.
 BUILD_FLAGS = ("-O3",)
 PORTS_VLT = Path(__file__).with_name("tile_ports.vlt")
-#: Files whose content decides the generated tile Verilog.
-_SOURCES = ("hw/*.py", "sw/isa.py", "sw/config.py", "sw/units.py", "sw/hostmap.py",
-            "sw/program.py")
+#: Files whose content decides the generated tile Verilog, by package.
+_SOURCES = (("hw", "*.py"), ("sw", "isa.py"), ("sw", "config.py"), ("sw", "units.py"),
+            ("sw", "hostmap.py"), ("sw", "program.py"))
 
 
 @dataclass
@@ -62,8 +62,11 @@ class JobResult:
 def _key(config: TileConfig, fault: str | None, waves: str | None) -> str:
     h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves, BUILD_FLAGS]).encode())
     h.update(PORTS_VLT.read_bytes())
-    for pattern in _SOURCES:
-        for path in sorted(harness.ROOT.glob(pattern)):
+    import importlib
+
+    for package, pattern in _SOURCES:
+        folder = Path(importlib.import_module(f"lpu.{package}").__file__).parent
+        for path in sorted(folder.glob(pattern)):
             h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:12]
