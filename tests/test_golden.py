@@ -50,6 +50,18 @@ def test_two_producers_on_one_register():
     assert "two producers on stream E1 at VXM" in msg
 
 
+def test_two_producers_stop_the_tile_before_anything_lands():
+    """The WRITE issued in cycle 2 would land at the end of cycle 3, the cycle of the clash;
+    the tile stops first, so MEM keeps its old word (as the RTL does: nothing lands in an
+    error cycle)."""
+    tile = GoldenTile(unchecked(".queue VXM.0\n@0 CONST.i8 W0, 5\n.queue MEM_W0.0\n"
+                                "@2 WRITE 3, W0\n.queue VXM.1\n@2 CONST.i8 E1, 1\n"
+                                ".queue VXM.2\n@2 CONST.i8 E1, 2\n"))
+    tile.run()
+    assert "two producers on stream E1 at VXM" in str(tile.error) and tile.error.cycle == 3
+    assert not tile.mem["MEM_W0"][3].any()
+
+
 def test_bank_read_and_written():
     msg = stopped(unchecked(".queue MEM_W0.0\n@0 WRITE 5, E0\n"))
     assert "stream E0 holds no value" in msg  # nothing to write: the read check comes first
