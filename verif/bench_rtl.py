@@ -26,7 +26,7 @@ from . import rtl_tile
 
 KERNEL_RUNS = {
     "default": (("gemv", (256, 256)), ("gemv", (512, 512)), ("ffn", (64, 256, 1, 11))),
-    "small": (("gemv", (64, 64)), ("gemv", (96, 96)), ("ffn", (32, 32, 1, 10))),
+    "small": (("gemv", (64, 64)), ("gemv", (64, 96)), ("ffn", (32, 32, 1, 10))),
 }
 INPUTS = {"gemv": ("x", "w"), "ffn": ("x", "w_gate", "w_up", "w_down")}
 

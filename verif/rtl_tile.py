@@ -133,7 +133,7 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
     """Run ``jobs`` one after another on one simulator process; return their results."""
     from ..sw.hostmap import HostMap
 
-    wave_kind = harness.wave_format() if waves else None
+    wave_kind = harness.wave_format("--waves") if waves else None
     folder = build(config, fault, wave_kind, verbose)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
     try:
@@ -161,8 +161,13 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
         raw = json.loads(result_file.read_text())
         if waves:
             dumps = sorted(work.glob("dump.*"))
-            if dumps:
-                shutil.copy(dumps[0], waves)
+            if not dumps:
+                raise RuntimeError("the simulation wrote no waveform")
+            dest = Path(waves)
+            if dumps[0].suffix != dest.suffix and dest.suffix in (".fst", ".vcd"):
+                dest = dest.with_suffix(dumps[0].suffix)
+            shutil.copy(dumps[0], dest)
+            _log(f"waves: {dest} ({dumps[0].suffix[1:].upper()})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     hmap = HostMap(config)
