@@ -269,24 +269,22 @@ class Tile(wiring.Component):
             with m.If(clear_addr == sweep - 1):
                 m.d.sync += clearing.eq(0)
 
-        for i, q in enumerate(qlist):
+        def memory_port(addr, data, we, index, words):
+            """A unit's host write port: the CLEAR sweep, else host writes to region index."""
             with m.If(clearing):
-                m.d.comb += [q.host_addr.eq(clear_addr), q.host_data.eq(0),
-                             q.host_we.eq(clear_addr < cfg.queue_words)]
+                m.d.comb += [addr.eq(clear_addr), data.eq(0), we.eq(clear_addr < words)]
             with m.Else():
-                m.d.comb += [q.host_addr.eq(offset), q.host_data.eq(self.host_wdata),
-                             q.host_we.eq(self.host_we & idle_port & (region == 1 + i) &
-                                          (offset < cfg.queue_words))]
+                m.d.comb += [addr.eq(offset), data.eq(self.host_wdata),
+                             we.eq(self.host_we & idle_port & (region == index) &
+                                   (offset < words))]
+
+        for i, q in enumerate(qlist):
+            memory_port(q.host_addr, q.host_data, q.host_we, 1 + i, cfg.queue_words)
         bank_list = [banks[key] for key in hmap.banks]
         first_bank = 1 + len(qlist)
         for i, bank in enumerate(bank_list):
-            with m.If(clearing):
-                m.d.comb += [bank.host_addr.eq(clear_addr), bank.host_wdata.eq(0),
-                             bank.host_we.eq(clear_addr < cfg.mem_words)]
-            with m.Else():
-                m.d.comb += [bank.host_addr.eq(offset), bank.host_wdata.eq(self.host_wdata),
-                             bank.host_we.eq(self.host_we & idle_port & (region == first_bank + i)
-                                             & (offset < cfg.mem_words))]
+            memory_port(bank.host_addr, bank.host_wdata, bank.host_we, first_bank + i,
+                        cfg.mem_words)
 
         # Host port: registers and reads (one cycle after host_re).
         status = Cat(running, done_flag, error_flag, clearing)
