@@ -1,0 +1,188 @@
+"""C2C link layer: frame serializer, deserializer with CRC check, and the elastic buffer.
+
+The frame format is ``lpu.sw.c2c.FrameFormat``. The wire is ``link_bits`` data bits and a
+valid bit clocked by the sending tile (a source-synchronous link: the receiver's deserializer
+runs on the sender's clock, as a recovered clock would). Decoded frames cross into the
+receiving tile's clock domain through ``amaranth.lib.fifo.AsyncFIFO`` (Gray-coded pointers,
+two-stage synchronizers): the elastic buffer that absorbs the phase and frequency difference
+of two plesiochronous clocks. A frame whose CRC, header or length is wrong is counted and
+dropped, never delivered.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import DomainRenamer
+from amaranth.lib import wiring
+from amaranth.lib.fifo import AsyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from ..sw.c2c import CRC_BITS, CRC_INIT, CRC_POLY, KIND_BITS, KINDS, FrameFormat
+
+COUNTER_BITS = 16
+
+
+def crc_step(m: Module, crc, word, width: int, name: str):
+    """CRC-16/CCITT of ``crc`` advanced over ``word`` (``width`` bits, MSB first)."""
+    for i in reversed(range(width)):
+        feedback = crc[CRC_BITS - 1] ^ word[i]
+        nxt = Signal(CRC_BITS, name=f"{name}_{i}")
+        m.d.comb += nxt.eq(Cat(Const(0, 1), crc[:CRC_BITS - 1]) ^ Mux(feedback, CRC_POLY, 0))
+        crc = nxt
+    return crc
+
+
+class LinkTx(wiring.Component):
+    """Serializer: a ``send`` in cycle t puts the frame's words on the wire in t+1 .. t+F.
+
+    Members
+    -------
+    send : In(1), kind : In(2), payload : In(payload_bits)
+    ready : Out(1)
+        A send this cycle is taken (idle, or the last word of a frame goes out).
+    overrun : Out(1)
+        A send while not ready (a schedule that oversubscribes the link); it is dropped.
+    wire_data : Out(link_bits), wire_valid : Out(1)
+    """
+
+    def __init__(self, fmt: FrameFormat):
+        if not isinstance(fmt, FrameFormat):
+            raise TypeError(f"fmt must be a FrameFormat, not {fmt!r}")
+        self.fmt = fmt
+        super().__init__({
+            "send": In(1), "kind": In(KIND_BITS), "payload": In(fmt.payload_bits),
+            "ready": Out(1), "overrun": Out(1),
+            "wire_data": Out(fmt.link_bits), "wire_valid": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f, W = self.fmt, self.fmt.link_bits
+        P = f.payload_words
+        active = Signal()
+        n = Signal(range(f.frame_words))
+        kind = Signal(KIND_BITS)
+        buf = Signal(P * W)
+        crc = Signal(CRC_BITS)
+        word = Signal(W)
+        with m.If(n == 0):
+            m.d.comb += word.eq(kind << (W - KIND_BITS))
+        with m.Elif(n == P + 1):
+            m.d.comb += word.eq(crc)
+        with m.Else():
+            m.d.comb += word.eq(buf.word_select((n - 1)[:len(n)], W))
+        m.d.comb += [self.wire_data.eq(Mux(active, word, 0)), self.wire_valid.eq(active),
+                     self.ready.eq(~active | (n == P + 1)),
+                     self.overrun.eq(self.send & ~self.ready)]
+        crc_next = crc_step(m, crc, word, W, "tx_crc")
+        with m.If(active):
+            m.d.sync += [crc.eq(crc_next), n.eq(n + 1)]
+            with m.If(n == P + 1):
+                m.d.sync += [active.eq(0), n.eq(0)]
+        with m.If(self.send & self.ready):
+            m.d.sync += [active.eq(1), n.eq(0), kind.eq(self.kind), buf.eq(self.payload),
+                         crc.eq(CRC_INIT)]
+        return m
+
+
+class LinkRx(wiring.Component):
+    """Deserializer on the sender's clock: checks each frame and presents good ones.
+
+    Members
+    -------
+    wire_data : In(link_bits), wire_valid : In(1)
+    frame_valid : Out(1)
+        One cycle per good frame, with ``kind`` and ``payload``.
+    kind : Out(2), payload : Out(payload_bits)
+    bad_frames : Out(16)
+        Frames dropped: CRC mismatch, a reserved header bit or kind, or valid falling mid-frame.
+    """
+
+    def __init__(self, fmt: FrameFormat):
+        if not isinstance(fmt, FrameFormat):
+            raise TypeError(f"fmt must be a FrameFormat, not {fmt!r}")
+        self.fmt = fmt
+        super().__init__({
+            "wire_data": In(fmt.link_bits), "wire_valid": In(1),
+            "frame_valid": Out(1), "kind": Out(KIND_BITS), "payload": Out(fmt.payload_bits),
+            "bad_frames": Out(COUNTER_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f, W = self.fmt, self.fmt.link_bits
+        P = f.payload_words
+        n = Signal(range(f.frame_words))
+        crc = Signal(CRC_BITS)
+        header_ok = Signal()
+        kind = Signal(KIND_BITS)
+        buf = Signal(P * W)
+        d, v = self.wire_data, self.wire_valid
+        crc_in = Mux(n == 0, CRC_INIT, crc)
+        crc_next = crc_step(m, crc_in, d, W, "rx_crc")
+        m.d.sync += self.frame_valid.eq(0)
+        with m.If(v):
+            m.d.sync += [crc.eq(crc_next), n.eq(n + 1)]
+            with m.If(n == 0):
+                m.d.sync += [kind.eq(d[W - KIND_BITS:]),
+                             header_ok.eq((d[:W - KIND_BITS] == 0) &
+                                          (d[W - KIND_BITS:] < len(KINDS)))]
+            with m.Elif(n == P + 1):
+                m.d.sync += n.eq(0)
+                good = header_ok & (d == crc)
+                with m.If(good):
+                    m.d.sync += [self.frame_valid.eq(1), self.kind.eq(kind),
+                                 self.payload.eq(buf[:f.payload_bits])]
+                with m.Else():
+                    m.d.sync += self.bad_frames.eq(self.bad_frames + 1)
+            with m.Else():
+                m.d.sync += buf.word_select((n - 1)[:len(n)], W).eq(d)
+        with m.Elif(n != 0):  # the frame broke off
+            m.d.sync += [n.eq(0), self.bad_frames.eq(self.bad_frames + 1)]
+        return m
+
+
+class LinkReceiver(wiring.Component):
+    """Deserializer in the link's (sender's) clock domain ``w_domain`` and the elastic buffer
+    into the receiving tile's domain ``r_domain``.
+
+    Members
+    -------
+    wire_data, wire_valid : In
+    r_valid : Out(1), r_kind : Out(2), r_payload : Out(payload_bits)
+        The oldest frame in the buffer, in ``r_domain``.
+    r_take : In(1)
+        Remove it (in ``r_domain``).
+    bad_frames : Out(16)
+        In ``w_domain``.
+    overflow : Out(1)
+        A good frame arrived with the buffer full (in ``w_domain``); it is dropped.
+    """
+
+    def __init__(self, fmt: FrameFormat, depth: int = 8, w_domain: str = "link",
+                 r_domain: str = "sync"):
+        if depth < 2 or depth & (depth - 1):
+            raise ValueError(f"depth must be a power of two of at least 2, not {depth}")
+        self.fmt, self.depth, self.w_domain, self.r_domain = fmt, depth, w_domain, r_domain
+        super().__init__({
+            "wire_data": In(fmt.link_bits), "wire_valid": In(1),
+            "r_valid": Out(1), "r_kind": Out(KIND_BITS), "r_payload": Out(fmt.payload_bits),
+            "r_take": In(1), "bad_frames": Out(COUNTER_BITS), "overflow": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self.fmt
+        m.submodules.rx = rx = DomainRenamer(self.w_domain)(LinkRx(f))
+        m.submodules.buffer = buf = AsyncFIFO(width=KIND_BITS + f.payload_bits,
+                                              depth=self.depth, w_domain=self.w_domain,
+                                              r_domain=self.r_domain)
+        m.d.comb += [
+            rx.wire_data.eq(self.wire_data), rx.wire_valid.eq(self.wire_valid),
+            self.bad_frames.eq(rx.bad_frames),
+            buf.w_data.eq(Cat(rx.payload, rx.kind)), buf.w_en.eq(rx.frame_valid),
+            self.overflow.eq(rx.frame_valid & ~buf.w_rdy),
+            self.r_valid.eq(buf.r_rdy), self.r_payload.eq(buf.r_data[:f.payload_bits]),
+            self.r_kind.eq(buf.r_data[f.payload_bits:]), buf.r_en.eq(self.r_take),
+        ]
+        return m
