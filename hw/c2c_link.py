@@ -143,20 +143,22 @@ class LinkRx(wiring.Component):
 
 
 class LinkReceiver(wiring.Component):
-    """Deserializer in the link's (sender's) clock domain ``w_domain`` and the elastic buffer
-    into the receiving tile's domain ``r_domain``.
+    """Deserializer in the link's (sender's) clock domain ``w_domain`` and the elastic buffers
+    into the receiving tile's domain ``r_domain``: one for DATA frames (``depth`` vectors), one
+    for ALIGN and CONTROL frames, so a DATA frame the program has not yet taken never delays
+    an alignment time stamp.
 
     Members
     -------
     wire_data, wire_valid : In
-    r_valid : Out(1), r_kind : Out(2), r_payload : Out(payload_bits)
-        The oldest frame in the buffer, in ``r_domain``.
-    r_take : In(1)
-        Remove it (in ``r_domain``).
+    r_valid : Out(1), r_payload : Out(payload_bits), r_take : In(1)
+        The oldest DATA frame, in ``r_domain``.
+    a_valid : Out(1), a_kind : Out(2), a_payload : Out(32), a_take : In(1)
+        The oldest ALIGN or CONTROL frame, in ``r_domain``.
     bad_frames : Out(16)
         In ``w_domain``.
     overflow : Out(1)
-        A good frame arrived with the buffer full (in ``w_domain``); it is dropped.
+        A good frame arrived with its buffer full (in ``w_domain``); it is dropped.
     """
 
     def __init__(self, fmt: FrameFormat, depth: int = 8, w_domain: str = "link",
@@ -166,23 +168,83 @@ class LinkReceiver(wiring.Component):
         self.fmt, self.depth, self.w_domain, self.r_domain = fmt, depth, w_domain, r_domain
         super().__init__({
             "wire_data": In(fmt.link_bits), "wire_valid": In(1),
-            "r_valid": Out(1), "r_kind": Out(KIND_BITS), "r_payload": Out(fmt.payload_bits),
-            "r_take": In(1), "bad_frames": Out(COUNTER_BITS), "overflow": Out(1),
+            "r_valid": Out(1), "r_payload": Out(fmt.payload_bits), "r_take": In(1),
+            "a_valid": Out(1), "a_kind": Out(KIND_BITS), "a_payload": Out(32), "a_take": In(1),
+            "bad_frames": Out(COUNTER_BITS), "overflow": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         f = self.fmt
         m.submodules.rx = rx = DomainRenamer(self.w_domain)(LinkRx(f))
-        m.submodules.buffer = buf = AsyncFIFO(width=KIND_BITS + f.payload_bits,
-                                              depth=self.depth, w_domain=self.w_domain,
-                                              r_domain=self.r_domain)
+        m.submodules.data = data = AsyncFIFO(width=f.payload_bits, depth=self.depth,
+                                             w_domain=self.w_domain, r_domain=self.r_domain)
+        m.submodules.align = align = AsyncFIFO(width=KIND_BITS + 32, depth=2,
+                                               w_domain=self.w_domain, r_domain=self.r_domain)
+        is_data = rx.kind == KINDS.index("DATA")
         m.d.comb += [
             rx.wire_data.eq(self.wire_data), rx.wire_valid.eq(self.wire_valid),
             self.bad_frames.eq(rx.bad_frames),
-            buf.w_data.eq(Cat(rx.payload, rx.kind)), buf.w_en.eq(rx.frame_valid),
-            self.overflow.eq(rx.frame_valid & ~buf.w_rdy),
-            self.r_valid.eq(buf.r_rdy), self.r_payload.eq(buf.r_data[:f.payload_bits]),
-            self.r_kind.eq(buf.r_data[f.payload_bits:]), buf.r_en.eq(self.r_take),
+            data.w_data.eq(rx.payload), data.w_en.eq(rx.frame_valid & is_data),
+            align.w_data.eq(Cat(rx.payload[:32], rx.kind)),
+            align.w_en.eq(rx.frame_valid & ~is_data),
+            self.overflow.eq(rx.frame_valid & Mux(is_data, ~data.w_rdy, ~align.w_rdy)),
+            self.r_valid.eq(data.r_rdy), self.r_payload.eq(data.r_data), data.r_en.eq(self.r_take),
+            self.a_valid.eq(align.r_rdy), self.a_payload.eq(align.r_data[:32]),
+            self.a_kind.eq(align.r_data[32:]), align.r_en.eq(self.a_take),
+        ]
+        return m
+
+
+class LinkEnd(wiring.Component):
+    """One C2C link port of a tile: serializer, receiver with elastic buffers, and the HAC.
+
+    The tile side is in ``sync``; the incoming wire is clocked by the partner's clock, domain
+    ``link``. A DATA ``send`` has the serializer first; an ALIGN frame of the HAC goes out only
+    in a cycle without one. A send the serializer cannot take raises ``overrun``.
+
+    Members
+    -------
+    send : In(1), send_payload : In(payload_bits), overrun : Out(1)
+    r_valid : Out(1), r_payload : Out(payload_bits), r_take : In(1)
+    role : In(2), hac : Out(range(epoch)), latency : Out(16), latency_valid : Out(1)
+    trims : Out(16), bad_frames : Out(16)
+    tx_data : Out(link_bits), tx_valid : Out(1)
+    rx_data : In(link_bits), rx_valid : In(1)
+    """
+
+    def __init__(self, fmt: FrameFormat, epoch: int, depth: int = 8):
+        self.fmt, self.epoch, self.depth = fmt, epoch, depth
+        super().__init__({
+            "send": In(1), "send_payload": In(fmt.payload_bits), "overrun": Out(1),
+            "r_valid": Out(1), "r_payload": Out(fmt.payload_bits), "r_take": In(1),
+            "role": In(2), "hac": Out(range(epoch)), "latency": Out(16),
+            "latency_valid": Out(1), "trims": Out(16), "bad_frames": Out(COUNTER_BITS),
+            "tx_data": Out(fmt.link_bits), "tx_valid": Out(1),
+            "rx_data": In(fmt.link_bits), "rx_valid": In(1),
+        })
+
+    def elaborate(self, platform):
+        from .hac import Hac
+
+        m = Module()
+        f = self.fmt
+        m.submodules.tx = tx = LinkTx(f)
+        m.submodules.rx = rx = LinkReceiver(f, self.depth, w_domain="link", r_domain="sync")
+        m.submodules.hac = hac = Hac(self.epoch)
+        align_go = hac.tx_req & ~self.send & tx.ready
+        m.d.comb += [
+            tx.send.eq(self.send | align_go),
+            tx.kind.eq(Mux(self.send, KINDS.index("DATA"), KINDS.index("ALIGN"))),
+            tx.payload.eq(Mux(self.send, self.send_payload, hac.tx_payload)),
+            self.overrun.eq(tx.overrun), hac.tx_grant.eq(align_go),
+            self.tx_data.eq(tx.wire_data), self.tx_valid.eq(tx.wire_valid),
+            rx.wire_data.eq(self.rx_data), rx.wire_valid.eq(self.rx_valid),
+            self.r_valid.eq(rx.r_valid), self.r_payload.eq(rx.r_payload), rx.r_take.eq(self.r_take),
+            hac.rx_valid.eq(rx.a_valid & (rx.a_kind == KINDS.index("ALIGN"))),
+            hac.rx_payload.eq(rx.a_payload), rx.a_take.eq(rx.a_valid),
+            hac.role.eq(self.role), self.hac.eq(hac.hac), self.latency.eq(hac.latency),
+            self.latency_valid.eq(hac.latency_valid), self.trims.eq(hac.trims),
+            self.bad_frames.eq(rx.bad_frames),
         ]
         return m

@@ -8,7 +8,11 @@ from ..sw.config import TileConfig
 
 def unit_factories(config: TileConfig) -> dict:
     """Name -> zero-argument constructor of the unit's component for ``config``."""
+    from ..sw.c2c import FrameFormat
+    from .c2c import C2cPort
+    from .c2c_link import LinkEnd
     from .decoder import Decoder
+    from .hac import Hac
     from .icu import InstructionQueue
     from .mem import MemBank
     from .streams import StreamSegment
@@ -20,6 +24,9 @@ def unit_factories(config: TileConfig) -> dict:
         "mem_bank": lambda: MemBank(config, 0),
         "streams": lambda: StreamSegment(config, config.vxm_alus),
         "sxm": lambda: Sxm(config),
+        "c2c_port": lambda: C2cPort(config),
+        "hac": lambda: Hac(config.hac_epoch),
+        "c2c_link_end": lambda: LinkEnd(FrameFormat(config.lanes, 32), config.hac_epoch),
     }
     try:
         from .mxm import Mxm

@@ -1,7 +1,9 @@
-"""HAC alignment (``lpu.hw.hac``) between two tiles on clocks that differ, over real links
-(``lpu.hw.c2c_link``), in the Amaranth simulator."""
+"""HAC alignment (``lpu.hw.hac``) between two link ends (``lpu.hw.c2c_link.LinkEnd``) on
+clocks that differ, in the Amaranth simulator."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -11,35 +13,22 @@ from amaranth import Module
 from amaranth.hdl import DomainRenamer
 from amaranth.sim import Simulator
 
-from lpu.hw.c2c_link import LinkReceiver, LinkTx
-from lpu.hw.hac import ROLE_CHILD, ROLE_FREE, ROLE_PARENT, Hac
-from lpu.sw.c2c import KINDS, FrameFormat
+from lpu.hw.c2c_link import LinkEnd
+from lpu.hw.hac import ROLE_CHILD, ROLE_FREE, ROLE_PARENT
+from lpu.sw.c2c import FrameFormat
 
 FMT = FrameFormat(lanes=8, link_bits=32)
-ALIGN = KINDS.index("ALIGN")
-
-
-def _end(m, name, other, epoch):
-    """One tile's HAC with its link serializer (domain name) and its receiver from the other."""
-    hac = DomainRenamer(name)(Hac(epoch))
-    tx = DomainRenamer(name)(LinkTx(FMT))
-    rx = LinkReceiver(FMT, depth=4, w_domain=other, r_domain=name)
-    m.submodules[f"hac_{name}"], m.submodules[f"tx_{name}"], m.submodules[f"rx_{name}"] = hac, tx, rx
-    m.d.comb += [tx.send.eq(hac.tx_req), tx.kind.eq(ALIGN), tx.payload.eq(hac.tx_payload),
-                 hac.tx_grant.eq(hac.tx_req & tx.ready),
-                 hac.rx_valid.eq(rx.r_valid & (rx.r_kind == ALIGN)),
-                 hac.rx_payload.eq(rx.r_payload), rx.r_take.eq(hac.rx_take)]
-    return hac, tx, rx
 
 
 def run_pair(ppm: float, epoch: int, cycles: int, child_role=ROLE_CHILD, start_skew=37):
-    """Parent 'a', child 'b' with a clock ppm slower; return per-cycle HAC offsets (b - a,
-    wrapped to -epoch/2 .. epoch/2) sampled on a's clock, and the child HAC unit's state."""
+    """Parent 'a', child 'b' with a clock ppm slower, each a ``LinkEnd`` (serializer, receiver,
+    HAC) wired to the other; return per-cycle HAC offsets (b - a, wrapped to -epoch/2 ..
+    epoch/2) sampled on a's clock, and the child's state at the end."""
     m = Module()
-    a, a_tx, a_rx = _end(m, "a", "b", epoch)
-    b, b_tx, b_rx = _end(m, "b", "a", epoch)
-    m.d.comb += [b_rx.wire_data.eq(a_tx.wire_data), b_rx.wire_valid.eq(a_tx.wire_valid),
-                 a_rx.wire_data.eq(b_tx.wire_data), a_rx.wire_valid.eq(b_tx.wire_valid)]
+    m.submodules.a = a = DomainRenamer({"sync": "a", "link": "b"})(LinkEnd(FMT, epoch))
+    m.submodules.b = b = DomainRenamer({"sync": "b", "link": "a"})(LinkEnd(FMT, epoch))
+    m.d.comb += [b.rx_data.eq(a.tx_data), b.rx_valid.eq(a.tx_valid),
+                 a.rx_data.eq(b.tx_data), a.rx_valid.eq(b.tx_valid)]
     offsets, state = [], {}
 
     async def tb(ctx):
@@ -79,3 +68,15 @@ def test_free_running_hac_drifts():
     """Negative control: the same pair without the child's trimming drifts apart."""
     offsets, _ = run_pair(10000, 64, 60 * 64, child_role=ROLE_FREE)
     assert max(abs(o) for o in offsets[12 * 64:]) > 5
+
+
+LONG = os.environ.get("LPU_LONG") == "1"
+
+
+def test_alignment_holds_for_a_long_run():
+    """10^5 parent cycles (10^6 under LPU_LONG=1) at +1000 ppm, epoch 256: the child's HAC
+    never leaves one count of the parent's after bring-up."""
+    cycles = 1_000_000 if LONG else 100_000
+    offsets, state = run_pair(1000, 256, cycles, start_skew=11)
+    assert state["valid"] and state["trims"] >= cycles * 1000e-6 * 0.8, state
+    assert max(abs(o) for o in offsets[12 * 256:]) <= 1
