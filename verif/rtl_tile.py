@@ -122,10 +122,19 @@ def build(config: TileConfig, fault: str | None = None, waves: str | None = None
         sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim", build_args=args,
         timescale=("1ns", "1ps"), waves=bool(waves), always=True,
         log_file=folder / "build.log")
+    _prune(folder / "sim", keep=TOP)
     stamp.touch()
     if verbose:
         _log(f"tile model: built in {time.monotonic() - t0:.0f} s ({folder})")
     return folder
+
+
+def _prune(folder: Path, keep: str) -> None:
+    """Drop Verilator's generated C++ and objects once the executable exists (hundreds of MB
+    per tile model); only the executable ``keep`` is run."""
+    for path in folder.iterdir():
+        if path.is_file() and path.name != keep and path.suffix in (".cpp", ".o", ".a", ".d", ".h"):
+            path.unlink()
 
 
 def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
@@ -199,6 +208,7 @@ def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError("raw model build failed:\n" + (proc.stdout + proc.stderr)[-3000:])
+    _prune(folder / "raw", keep="raw_tile")
     if verbose:
         _log(f"raw model: built in {time.monotonic() - t0:.0f} s")
     return exe
