@@ -10,7 +10,7 @@ a RECV with nothing delivered, a deadlock) stops the tile with an error, as the 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,7 @@ from .program import Item, Program, symbol_from_words, symbol_words
 
 E, W = 0, 1
 _HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
+_TIME_EPS = 1e-9  # link arrival times and clock edges compared in units of a clock period
 
 
 class TileError(Exception):
@@ -33,19 +34,23 @@ class TileError(Exception):
 
 
 class Link:
-    """A one-way C2C link: a vector sent in cycle t is delivered for RECV in cycle t + latency."""
+    """A one-way C2C link. A vector sent at time ``now`` by a tile whose clock period is
+    ``period`` arrives ``latency`` sender cycles later; a RECV takes the oldest vector that has
+    arrived by the time it issues (the receiver's elastic buffer), or finds none."""
 
     def __init__(self, latency: int):
         if latency < 1:
             raise ValueError(f"link latency must be at least 1, not {latency}")
         self.latency = latency
-        self.in_flight: dict[int, np.ndarray] = {}
+        self.in_flight: deque[tuple[float, np.ndarray]] = deque()
 
-    def send(self, cycle: int, vector: np.ndarray) -> None:
-        self.in_flight[cycle + self.latency] = vector.copy()
+    def send(self, now: float, vector: np.ndarray, period: float = 1.0) -> None:
+        self.in_flight.append((now + self.latency * period, vector.copy()))
 
-    def receive(self, cycle: int) -> np.ndarray | None:
-        return self.in_flight.pop(cycle, None)
+    def receive(self, now: float) -> np.ndarray | None:
+        if self.in_flight and self.in_flight[0][0] <= now + _TIME_EPS:
+            return self.in_flight.popleft()[1]
+        return None
 
 
 @dataclass
@@ -109,6 +114,7 @@ class GoldenTile:
         self.busy = {q.name: 0 for q in self.queues}
         self.issues: list[tuple[int, str, str]] = []
         self.trace = trace
+        self.period, self.phase = 1.0, 0.0  # this tile's clock: wall cycle w at phase + w * period
         self.done = False
         self.error: TileError | None = None
 
@@ -129,6 +135,11 @@ class GoldenTile:
     @property
     def wall_cycles(self) -> int:
         return self.cycle + self.frozen
+
+    @property
+    def now(self) -> float:
+        """Time of this tile's current wall cycle on its own clock (``period``, ``phase``)."""
+        return self.phase + self.wall_cycles * self.period
 
     # Execution
 
@@ -388,10 +399,10 @@ class GoldenTile:
             link = self.links_out.get((slice_name, v["link"]))
             vec = self.read_stream(q, v["a"], 1, t)[0]
             if link is not None:
-                link.send(self.wall_cycles, vec)
+                link.send(self.now, vec, self.period)
         elif name == "RECV":
             link = self.links_in.get((slice_name, v["link"]))
-            vec = link.receive(self.wall_cycles) if link is not None else None
+            vec = link.receive(self.now) if link is not None else None
             if vec is None:
                 raise TileError(t, q.name, f"RECV on link {v['link']}: no vector arrived")
             self.write_stream(q, v["z"], vec[None, :], t + 1)
@@ -470,11 +481,15 @@ def connect(a: GoldenTile, a_port: tuple[str, int], b: GoldenTile, b_port: tuple
 
 
 def run_system(tiles: list[GoldenTile], max_cycles: int = 10_000_000) -> None:
-    """Step tiles on one common clock until every tile is done (or stopped by an error)."""
-    for _ in range(max_cycles):
-        if all(t.done for t in tiles):
+    """Run tiles, each on its own clock (``period``, ``phase``), until every tile is done or
+    stopped: always step the tile whose next wall cycle comes first (ties in list order). A
+    frozen tile's wall cycles pass without steps, so DESKEW and RUNTIME_DESKEW hold it back
+    against the others."""
+    while True:
+        running = [t for t in tiles if not t.done]
+        if not running:
             return
-        for t in tiles:
-            if not t.done:
-                t.step()
-    raise TileError(max_cycles, "system", f"no done after {max_cycles} cycles")
+        tile = min(running, key=lambda t: t.now)
+        if tile.cycle >= max_cycles:
+            raise TileError(tile.cycle, "system", f"no done after {max_cycles} cycles")
+        tile.step()

@@ -116,6 +116,46 @@ def test_c2c_link_between_two_tiles():
     assert b.read("r").tolist() == list(range(16))
 
 
+def _sender_and_receiver(recv_at: int, freeze: int = 0):
+    """A sends the same vector every 32 cycles from cycle 8 (8 times); B receives every 32
+    cycles from recv_at. Link latency 5 sender cycles."""
+    stall = f"@2 RUNTIME_DESKEW {freeze}\n" if freeze else ""
+    a = GoldenTile(lowered(".data v i8[16] MEM_W1:0 = " + ", ".join(map(str, range(16))) +
+                           "\n.queue MEM_W1.0\n@3 READ v, E0\nREPEAT 7, 32, 0\n"
+                           f".queue C2C_E\n{stall}@11 SEND E0, 0\nREPEAT 7, 32, 0\n"))
+    b = GoldenTile(lowered(f".queue C2C_W\n@{recv_at} RECV 0, E1\nREPEAT 7, 32, 0\n"))
+    connect(a, ("C2C_E", 0), b, ("C2C_W", 0), latency=5)
+    return a, b
+
+
+@pytest.mark.parametrize(("b_period", "slack", "stops"), [
+    (1.0, 0, False),    # same clock: every RECV exactly on arrival
+    (1.02, 0, False),   # receiver 2 % slower: vectors wait in its buffer
+    (0.98, 1, True),    # receiver 2 % faster: by the third RECV it runs ahead of the data
+    (0.98, 16, False),  # ... unless the schedule leaves enough slack for 8 x 32 cycles
+])
+def test_tiles_on_different_clocks(b_period, slack, stops):
+    """run_system steps each tile on its own clock; a RECV takes what has arrived by then."""
+    a, b = _sender_and_receiver(16 + slack)
+    b.period = b_period
+    run_system([a, b])
+    assert a.error is None
+    assert (b.error is not None) == stops, b.error
+    if stops:
+        assert "no vector arrived" in b.error.message and b.error.cycle == 16 + slack + 64
+
+
+def test_a_frozen_tile_falls_behind_in_time():
+    """A RUNTIME_DESKEW 10 in the sender delays its SENDs by 10 wall cycles against the
+    receiver: the receiver's first RECV, placed for the unfrozen sender, finds nothing."""
+    a, b = _sender_and_receiver(16, freeze=10)
+    run_system([a, b])
+    assert a.error is None and "no vector arrived" in str(b.error)
+    a, b = _sender_and_receiver(26, freeze=10)
+    run_system([a, b])
+    assert a.error is None and b.error is None
+
+
 def test_recv_without_a_vector_stops_the_tile():
     b = GoldenTile(lowered(".queue C2C_W\n@13 RECV 0, E1\n"))
     b.run()
