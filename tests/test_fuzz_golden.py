@@ -5,7 +5,8 @@ import pytest
 
 from lpu.sw.golden import run_golden
 from lpu.sw.isa import INSTRUCTIONS
-from lpu.verif.fuzz import MUTATIONS, generate
+from lpu.verif.fuzz import generate
+from lpu.verif.fuzz_mutations import MUTATIONS
 
 
 def run_valid(seed, config):

@@ -71,6 +71,20 @@ def lint(source: Path, top: str) -> str:
     return "\n".join(problems)
 
 
+def run_test(runner, **kwargs) -> None:
+    """``runner.test`` for Verilog at 1 ns / 1 ps, with pytest hidden from it: under pytest
+    the runner calls sys.exit on a failing cocotb test, and the callers read the results file
+    instead."""
+    hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        runner.test(hdl_toplevel_lang="verilog", timescale=("1ns", "1ps"), **kwargs)
+    except SystemExit:
+        pass
+    finally:
+        if hidden is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = hidden
+
+
 def run(component, name: str, test_module: str, env: dict | None = None,
         testcase: str | None = None) -> None:
     """Build (once) and run the cocotb tests in ``test_module`` against ``component``."""
@@ -94,19 +108,9 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     test_dir = folder / "run"
     test_dir.mkdir(exist_ok=True)
     results = test_dir / f"results-{test_module.rsplit('.', 1)[-1]}.xml"
-    # Under pytest the runner calls sys.exit on a failing cocotb test; hide pytest from it so
-    # a failure becomes our AssertionError (the negative controls expect exactly that).
-    hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
-    try:
-        runner.test(hdl_toplevel=name, hdl_toplevel_lang="verilog", test_module=test_module,
-                    build_dir=build_dir, test_dir=test_dir,
-                    extra_env={k: str(v) for k, v in (env or {}).items()}, testcase=testcase,
-                    waves=waves, timescale=("1ns", "1ps"), results_xml=str(results))
-    except SystemExit:
-        pass
-    finally:
-        if hidden is not None:
-            os.environ["PYTEST_CURRENT_TEST"] = hidden
+    run_test(runner, hdl_toplevel=name, test_module=test_module, build_dir=build_dir,
+             test_dir=test_dir, extra_env={k: str(v) for k, v in (env or {}).items()},
+             testcase=testcase, waves=waves, results_xml=str(results))
     if not results.exists():
         raise AssertionError(f"cocotb wrote no results for {test_module} (see {test_dir})")
     total, failed = get_results(results)

@@ -76,7 +76,7 @@ def _runner():
     """cocotb's Verilator runner, building without ``--public-flat-rw``.
 
     cocotb makes every signal of the design public for VPI; on a whole tile that stops
-    Verilator from optimising (a 2x longer build and a far slower model). The testbench only
+    Verilator from optimising (a longer build and a much slower model). The testbench only
     touches the top-level ports, so ``tile_ports.vlt`` makes just those public."""
     from cocotb_tools.runner import Verilator
 
@@ -151,18 +151,9 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
             {"writes": j.writes, "reads": j.reads, "max_cycles": j.max_cycles} for j in jobs]))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_TILE_JOBS": str(job_file),
                "LPU_TILE_RESULTS": str(result_file)}
-        hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
-        try:
-            _runner().test(
-                hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module=TB,
-                build_dir=folder / "sim", test_dir=work, extra_env=env, waves=bool(waves),
-                timescale=("1ns", "1ps"), results_xml=str(work / "results.xml"),
-                log_file=work / "sim.log")
-        except SystemExit:
-            pass
-        finally:
-            if hidden is not None:
-                os.environ["PYTEST_CURRENT_TEST"] = hidden
+        harness.run_test(_runner(), hdl_toplevel=TOP, test_module=TB, build_dir=folder / "sim",
+                         test_dir=work, extra_env=env, waves=bool(waves),
+                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
         if not result_file.exists():
             log = (work / "sim.log").read_text(errors="replace")[-3000:] \
                 if (work / "sim.log").exists() else "(no log)"
