@@ -56,7 +56,7 @@ def rtl_result(program: Program, res, outputs) -> RunResult:
                                    [:cfg.lanes], np.uint8)
                      for a in hmap.symbol_addresses(program, name)]
             outs[name] = symbol_from_words(sym, words, cfg.lanes)
-    return RunResult(outs, res.cycles, busy, [], error)
+    return RunResult(outs, res.cycles, busy, [], error, res.frozen)
 
 
 def run_verilator(program: Program, inputs, outputs, waves: str | None = None,

@@ -85,3 +85,17 @@ class FrameFormat:
             return None
         payload = sum(w << (self.link_bits * i) for i, w in enumerate(words[1:-1]))
         return KINDS[kind], payload
+
+
+def link_format(config) -> FrameFormat:
+    """The frame format of a tile's C2C links."""
+    return FrameFormat(config.lanes, config.c2c_link_bits)
+
+
+def delivery_bound(config) -> int:
+    """Sender cycles from a SEND's issue to the first cycle a RECV on the partner surely finds
+    the vector: an ALIGN frame already on the wire (F - 1), the frame itself (1 + F), the
+    deserializer's check (1) and the elastic buffer's clock crossing (up to 4 receiver
+    cycles). The golden model delivers this late, so a program it accepts runs on the RTL."""
+    frame = link_format(config).frame_words
+    return 2 * frame + 6

@@ -58,6 +58,7 @@ class TileConfig:
     sxm_maps: int = 8
     queue_words: int = 4096
     c2c_links: int = 1
+    c2c_link_bits: int = 32
     hac_epoch: int = 256
 
     def __post_init__(self):
@@ -83,6 +84,8 @@ class TileConfig:
              f"mxm_act_slots must be at most 64, not {self.mxm_act_slots}")
         need(self.sxm_maps <= 16, f"sxm_maps must be at most 16, not {self.sxm_maps}")
         need(self.c2c_links <= 4, f"c2c_links must be at most 4, not {self.c2c_links}")
+        need(self.c2c_link_bits in (16, 32, 64),
+             f"c2c_link_bits must be 16, 32 or 64, not {self.c2c_link_bits}")
         need(self.hac_epoch & (self.hac_epoch - 1) == 0 and 16 <= self.hac_epoch <= 4096,
              f"hac_epoch must be a power of two from 16 to 4096, not {self.hac_epoch}")
         need(self.queue_words <= 65536, f"queue_words must be at most 65536, not {self.queue_words}")
@@ -140,7 +143,7 @@ class TileConfig:
 PRESETS: dict[str, TileConfig] = {
     "default": TileConfig(),
     "small": TileConfig(lanes=8, streams=8, mem_slices=2, mem_words=256, vxm_alus=3,
-                        mxm_act_slots=16, queue_words=1024),
+                        mxm_act_slots=16, queue_words=1024, c2c_links=2, hac_epoch=64),
     "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
                        mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=256),
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import units
+from .c2c import link_format
 from .config import DTYPE_BYTES
 from .isa import BY_MNEMONIC, DTYPES, Instr, step_range, stream_text, stream_width
 from .program import Item, Program, symbol_from_words, symbol_words
@@ -76,6 +77,7 @@ class RunResult:
     busy: dict[str, int]
     issues: list[tuple[int, str, str]]  # (cycle, queue, mnemonic) for a timeline
     error: TileError | None = None
+    frozen: int = 0  # of ``cycles``, wall cycles the tile stood frozen (DESKEW, RUNTIME_DESKEW)
 
 
 class GoldenTile:
@@ -115,6 +117,10 @@ class GoldenTile:
         self.issues: list[tuple[int, str, str]] = []
         self.trace = trace
         self.period, self.phase = 1.0, 0.0  # this tile's clock: wall cycle w at phase + w * period
+        self.reference: GoldenTile | None = None  # whose clock the HAC counts (None: its own)
+        self.anchor = 0  # wall cycle of the last DESKEW / RUNTIME_DESKEW (drift measured since)
+        self.last_send: dict[tuple[str, int], int] = {}
+        self.frame_cycles = link_format(cfg).frame_words
         self.done = False
         self.error: TileError | None = None
 
@@ -140,6 +146,14 @@ class GoldenTile:
     def now(self) -> float:
         """Time of this tile's current wall cycle on its own clock (``period``, ``phase``)."""
         return self.phase + self.wall_cycles * self.period
+
+    def hac_count(self, w: int) -> int:
+        """The HAC at this tile's wall cycle w, not wrapped: the reference tile's clock cycles
+        since its start. A HAC aligned by the C2C protocol counts that to within one cycle."""
+        ref = self.reference
+        if ref is None or ref is self:
+            return w
+        return int(np.floor((self.phase + w * self.period - ref.phase) / ref.period + _TIME_EPS))
 
     # Execution
 
@@ -396,7 +410,14 @@ class GoldenTile:
         name = instr.mnemonic
         slice_name = self.cfg.slices[q.position].name
         if name == "SEND":
-            link = self.links_out.get((slice_name, v["link"]))
+            port = (slice_name, v["link"])
+            last = self.last_send.get(port)
+            if last is not None and t - last < self.frame_cycles:
+                raise TileError(t, q.name, f"SEND on link {v['link']} {t - last} cycles after the "
+                                f"one in cycle {last}: a link takes one vector every "
+                                f"{self.frame_cycles} cycles")
+            self.last_send[port] = t
+            link = self.links_out.get(port)
             vec = self.read_stream(q, v["a"], 1, t)[0]
             if link is not None:
                 link.send(self.now, vec, self.period)
@@ -408,9 +429,16 @@ class GoldenTile:
             self.write_stream(q, v["z"], vec[None, :], t + 1)
         elif name == "DESKEW":
             w, e = self.wall_cycles, self.cfg.hac_epoch
-            self.freeze_next += (w // e + 1) * e - w - 1
+            self.freeze_next += e - 1 - self.hac_count(w) % e
+            self.anchor = w
         else:
-            self.freeze_next += v["t"]
+            w, a = self.wall_cycles, self.anchor
+            drift = (self.hac_count(w) - self.hac_count(a)) - (w - a)
+            if drift > v["t"]:
+                raise TileError(t, q.name, f"RUNTIME_DESKEW {v['t']}: the HAC moved {drift} "
+                                f"cycles ahead since wall cycle {a}, more than t absorbs")
+            self.freeze_next += v["t"] - drift
+            self.anchor = w
 
     # End of cycle
 
@@ -456,7 +484,7 @@ def run_golden(program: Program, inputs: dict[str, np.ndarray] | None = None,
         tile.load(name, array)
     tile.run()
     outs = {} if tile.error else {n: tile.read(n) for n in (outputs or [])}
-    return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error)
+    return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error, tile.frozen)
 
 
 def check_input(program: Program, name: str, array: np.ndarray) -> str | None:

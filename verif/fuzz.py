@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lpu.sw.asm import assemble_text
+from lpu.sw.c2c import link_format
 from lpu.sw.config import PRESETS, TileConfig
 from lpu.sw.errors import LpuError
 from lpu.sw.isa import BY_MNEMONIC, DTYPES, INSTRUCTIONS, Instr, format_instr, stream_width
@@ -143,6 +144,8 @@ class _Generator:
         self.notifies: list[int] = []
         self.syncs: list[tuple[int, int]] = []  # (SYNC cycle, releasing NOTIFY cycle)
         self.stalls: set[int] = set()
+        self.last_send: dict[tuple[str, int], int] = {}  # (queue, link): cycle of the last SEND
+        self.frame_cycles = link_format(cfg).frame_words  # a link takes one vector per frame
         self.deskewed = rng.random() < 0.7  # a DESKEW freezes up to hac_epoch cycles: rarely
         self.address_plans: list[tuple] = []  # (queue, cycle, (slice, lo addr), (slice, hi addr))
         self.window = max(12, round(int(rng.integers(30, 190)) * length))
@@ -286,6 +289,8 @@ class _Generator:
         rng = self.rng
         n = int(rng.integers(1, 5))
         gap = int(rng.choice([1, 1, 1, 2, 3]))
+        if instr.mnemonic == "SEND":
+            gap = self.frame_cycles + int(rng.integers(2))
         stride = 0
         lo = hi = None
         if instr.step:
@@ -306,6 +311,8 @@ class _Generator:
             if not q.plan_free(t0 + 1, c) or not self.fits(q, instr, vals, c):
                 return None
             reps.append((c, vals))
+        if instr.mnemonic == "SEND":
+            self.last_send[(q.name, v["link"])] = reps[-1][0]
         # Repetitions of one instruction never clash with each other: each lands in its own cycle.
         return (n, gap, stride), reps
 
@@ -555,7 +562,12 @@ class _Generator:
         v = self.operands(q, t, instr, v)
         if v is None:
             return None
-        v["link"] = int(self.rng.integers(self.cfg.c2c_links))
+        free = [link for link in range(self.cfg.c2c_links)
+                if t - self.last_send.get((q.name, link), -self.frame_cycles) >= self.frame_cycles]
+        if not free:
+            return None
+        v["link"] = self.pick(free)
+        self.last_send[(q.name, v["link"])] = t
         return instr, v
 
     def operands(self, q: _Queue, t: int, instr: Instr, v: dict) -> dict | None:
