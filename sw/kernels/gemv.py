@@ -207,8 +207,10 @@ def declare_result(b: Builder, layout: Layout, name: str, n: int, owner) -> dict
     return base
 
 
-def store_block(b: Builder, task: Task, nb: int, abcb: int, y_base: dict[int, int]) -> None:
-    """Emit block nb (last ABCB in cycle abcb) as int32; each plane is stored as it passes."""
+def store_block(b: Builder, task: Task, nb: int, abcb: int,
+                y_base: dict[int, int]) -> list[tuple[str, int, int]]:
+    """Emit block nb (last ABCB in cycle abcb) as int32; each plane is stored as it passes.
+    Returns (bank queue, WRITE cycle, address) per byte plane."""
     act = f"{MXM[task.h]}.ACT"
     targets = plane_stores(b.cfg, task.h)
     for c in range(abcb + 2, abcb + 2 + 256):
@@ -218,11 +220,15 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int, y_base: dict[int, in
     else:
         raise AssertionError(f"no cycle to emit block {nb} from {MXM[task.h]}")
     b.put(act, c, "ACC", task.acc, f"{FROM_MXM[task.h]}4", comment=f"y block {nb}")
+    stored = []
     for j, (q, w) in enumerate(writes):
         bank = targets[j][1]
-        b.put(q, w, "WRITE", y_base[bank] + task.blocks.index(nb), f"{FROM_MXM[task.h]}{4 + j}",
+        addr = y_base[bank] + task.blocks.index(nb)
+        b.put(q, w, "WRITE", addr, f"{FROM_MXM[task.h]}{4 + j}",
               step=0, comment=f"y block {nb} plane {j}")
         b.reserve(q, w + 1)  # the bank is written then: no READ in that cycle
+        stored.append((q, w, addr))
+    return stored
 
 
 def check_tile(cfg: TileConfig) -> None:
@@ -234,20 +240,48 @@ def check_tile(cfg: TileConfig) -> None:
                           "pass")
 
 
-def gemv(cfg: TileConfig, k: int, n: int) -> str:
-    """Return assembly for y = x @ w with x int8 (k,), w int8 (k, n), y int32 (n,)."""
+@dataclass
+class GemvBuild:
+    """A GEMV placed in a Builder, before rendering: what a caller may extend."""
+
+    b: Builder
+    layout: Layout
+    y_base: dict[int, int]  # per bank: the first word of y (``declare_result``)
+    stores: list[tuple[int, int, str, int, int]]  # (block, plane, queue, WRITE cycle, address)
+    notes: list[str]
+
+
+def build_gemv(cfg: TileConfig, k: int, n: int, y_len: int | None = None,
+               title: str | None = None) -> GemvBuild:
+    """Place y[:n] = x @ w with x int8 (k,), w int8 (k, n), y int32 (y_len,) (default n).
+
+    A longer y leaves blocks n // lanes .. for the caller to fill (the split GEMV's root
+    receives them over its links)."""
     check_multiple(cfg, k=k, n=n)
     check_tile(cfg)
-    b = Builder(cfg, f"gemv k={k} n={n}: y = x @ w")
+    y_len = n if y_len is None else y_len
+    b = Builder(cfg, title or f"gemv k={k} n={n}: y = x @ w")
     layout = Layout(cfg)
     nb_count = n // cfg.lanes
-    owner = {nb: HEMIS[nb % 2] for nb in range(nb_count)}
+    owner = {nb: HEMIS[nb % 2] for nb in range(y_len // cfg.lanes)}
     b.symbol_base["w"] = declare_weights(b, layout, "w", k, n, owner)
     x_base = declare_vector(b, layout, "x", "i8", k)
-    y_base = declare_result(b, layout, "y", n, owner)
+    y_base = declare_result(b, layout, "y", y_len, owner)
     tasks = [Task(h, "w", [nb for nb in range(nb_count) if owner[nb] == h], k) for h in HEMIS]
     tasks = [t for t in tasks if t.blocks]
-    stream_gemv(b, tasks, x_base, 0, lambda task, nb, t: store_block(b, task, nb, t, y_base))
+    stores = []
+
+    def on_block(task, nb, t):
+        stored = store_block(b, task, nb, t, y_base)
+        stores.extend((nb, j, q, w, addr) for j, (q, w, addr) in enumerate(stored))
+
+    stream_gemv(b, tasks, x_base, 0, on_block)
     notes = [f"bound {gemv_bound(cfg, k, n)} cycles: {k * n} weight bytes / ({cfg.lanes} lanes "
              f"x {2 * cfg.mem_slices * cfg.mem_banks} MEM bank queues)"]
-    return b.render(notes)
+    return GemvBuild(b, layout, y_base, stores, notes)
+
+
+def gemv(cfg: TileConfig, k: int, n: int) -> str:
+    """Return assembly for y = x @ w with x int8 (k,), w int8 (k, n), y int32 (n,)."""
+    g = build_gemv(cfg, k, n)
+    return g.b.render(g.notes)
