@@ -20,7 +20,11 @@ def load_program(path: str):
     from .asm import parse_file
     from .image import load_image
     from .schedule import schedule
+    from .system import is_system_image
 
+    if is_system_image(path):
+        raise LpuError("a multi-tile system image: lpu run takes it; this command takes a "
+                       "single-tile program", Location(path))
     with open(path, "rb") as f:
         is_image = f.read(4) == b"LPX\x1a" or path.endswith(".lpx")
     prog = load_image(path) if is_image else parse_file(path)
@@ -87,7 +91,11 @@ def _emit(text: str, path: str | None) -> None:
 def cmd_disasm(args) -> int:
     from .disasm import disassemble
     from .image import load_image
+    from .system import is_system_image
 
+    if is_system_image(args.image):
+        raise LpuError("a multi-tile system image: lpu disasm takes a single-tile .lpx",
+                       Location(args.image))
     text = disassemble(load_image(args.image), args.image)
     _emit(text, args.output)
     return 0
@@ -135,9 +143,15 @@ def cmd_run(args) -> int:
 
     from . import backends
     from .backends import BACKENDS
+    from .system import is_system_image
 
     if args.backend not in BACKENDS:
         raise LpuError(f"unknown backend {args.backend!r}; available: {', '.join(BACKENDS)}")
+    if is_system_image(args.program):
+        return run_system_image(args)
+    if args.ppm is not None:
+        raise LpuError("--ppm sets the clocks of a multi-tile system image (.lpxs); this is a "
+                       "single-tile program", Location(args.program))
     if args.timeline and args.backend != "golden":
         raise LpuError("--timeline needs the golden backend (the RTL keeps no issue trace)")
     if args.waves and args.backend != "verilator":
@@ -176,13 +190,125 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _ppm_list(text: str | None, tiles: int, path: str) -> list[float]:
+    """``--ppm A,B,..``: one clock offset per tile (default all 0)."""
+    if text is None:
+        return [0.0] * tiles
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise LpuError(f"--ppm takes one number per tile, comma-separated, not {text!r}") \
+            from None
+    if len(values) != tiles:
+        raise LpuError(f"--ppm gives {len(values)} value(s); the system has {tiles} tiles",
+                       Location(path))
+    bad = [v for v in values if not -1e6 < v < 1e6]
+    if bad:
+        raise LpuError(f"--ppm {bad[0]:g} is not a clock offset (between -1e6 and 1e6 ppm)")
+    return values
+
+
+def _load_system_npy(system, name, path):
+    import numpy as np
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise LpuError("no such file", Location(path)) from None
+    except (OSError, ValueError) as e:
+        raise LpuError(f"not a .npy array file: {e}", Location(path)) from None
+    problem = system.check_input(name, array)
+    if problem:
+        raise LpuError(problem, Location(path))
+    return array
+
+
+def run_system_image(args) -> int:
+    """``lpu run SYS.lpxs``: every tile on its own clock (``--ppm``), the system symbols
+    scattered to and gathered from the tiles; each tile's schedule cycles (its wall cycles
+    minus its freezes, which depend on the drift) must equal its prediction."""
+    import json
+
+    import numpy as np
+
+    from .schedule import schedule
+    from .system import load_system, run_system_golden
+
+    for flag, value in (("--timeline", args.timeline), ("--waves", args.waves)):
+        if value:
+            raise LpuError(f"{flag} takes a single-tile program, not a system image",
+                           Location(args.program))
+    system = load_system(args.program)
+    scheds = [schedule(p) for p in system.programs]
+    ppm = _ppm_list(args.ppm, system.tiles, args.program)
+    inputs = {name: _load_system_npy(system, name, path)
+              for name, path in _pairs(args.inputs, "--in")}
+    outs = _pairs(args.outputs, "--out")
+    for name, _ in outs:
+        if name not in system.symbols:
+            raise LpuError(f"--out: unknown system symbol {name!r}; the system has "
+                           f"{', '.join(system.symbols) or 'none'}")
+    names = [n for n, _ in outs]
+    if args.backend == "golden":
+        result = run_system_golden(system, inputs, names, ppm,
+                                   max_cycles=max(10 * max(s.cycles for s in scheds), 100_000))
+    else:
+        try:
+            from .backends import run_system_verilator
+        except ImportError:
+            raise LpuError(f"the {args.backend} backend cannot run system images yet "
+                           f"(lpu.sw.backends has no run_system_verilator)",
+                           Location(args.program)) from None
+        result = run_system_verilator(system, inputs, names, ppm)
+    if result.error is not None:
+        raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
+    for name, path in outs:
+        np.save(path, result.outputs[name])
+    tiles = []
+    for i, (r, s) in enumerate(zip(result.tiles, scheds, strict=True)):
+        scheduled = r.cycles - r.frozen
+        tiles.append({"tile": i, "ppm": ppm[i], "cycles": r.cycles, "frozen": r.frozen,
+                      "schedule_cycles": scheduled, "predicted_schedule_cycles": s.end,
+                      "busy": r.busy})
+        match = "==" if scheduled == s.end else "!="
+        print(f"{args.program}: tile {i}: {r.cycles} cycles on {args.backend} ({scheduled} "
+              f"scheduled + {r.frozen} frozen), scheduled {match} {s.end} predicted")
+    if args.stats_json:
+        with open(args.stats_json, "w") as f:
+            json.dump({"backend": args.backend, "tiles": tiles}, f, indent=2)
+            f.write("\n")
+    for t in tiles:
+        if t["schedule_cycles"] != t["predicted_schedule_cycles"]:
+            raise LpuError(f"tile {t['tile']}: measured schedule cycles {t['schedule_cycles']} "
+                           f"differ from the prediction {t['predicted_schedule_cycles']}: a "
+                           "model bug", Location(args.program))
+    return 0
+
+
 def cmd_kernel(args, extra) -> int:
-    from .kernels import KERNELS, generate
+    from .kernels import KERNELS, generate, generate_system, system_args
 
     if args.name not in KERNELS:
         raise LpuError(f"unknown kernel {args.name!r}; available: {', '.join(KERNELS)}")
-    text = generate(args.name, args.config, extra)
-    _emit(text, args.output)
+    tiles, ppm, rest = system_args(args.name, extra)
+    if tiles == 1:
+        text = generate(args.name, args.config, rest)
+        _emit(text, args.output)
+        return 0
+    if not args.output:
+        raise LpuError(f"--tiles {tiles} writes a binary system image: give -o FILE.lpxs")
+    from .schedule import schedule
+    from .system import write_system
+
+    system = generate_system(args.name, args.config, rest, tiles, ppm)
+    data = write_system(system)
+    with open(args.output, "wb") as f:
+        f.write(data)
+    for i, prog in enumerate(system.programs):
+        s = schedule(prog)
+        print(f"tile {i}: predicted {s.cycles} cycles ({s.end} scheduled + {s.frozen} frozen "
+              f"at 0 ppm)")
+    print(f"wrote {args.output} ({tiles} tiles, {len(data)} bytes)")
     return 0
 
 
@@ -234,22 +360,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", dest="outputs", action="append", metavar="SYM=FILE.npy",
                    help="save a symbol to a .npy file after the run (repeatable)")
     r.add_argument("--stats-json", metavar="FILE", help="write cycles and busy cycles as JSON")
+    r.add_argument("--ppm", metavar="P0,P1,..",
+                   help="system image: each tile's clock offset in ppm (default all 0); write "
+                   "--ppm=-100,.. when the first is negative")
     r.add_argument("--timeline", metavar="FILE.png",
                    help="draw which queue issues when (golden backend)")
     r.add_argument("--waves", metavar="FILE",
                    help="verilator backend: dump the waveform here (FST; VCD when the FST "
                    "headers are missing)")
     r.set_defaults(fn=cmd_run)
-    from .kernels import KERNELS
+    from .kernels import KERNELS, SYSTEM_KERNELS
 
-    listing = "\n".join(f"  {name:<8} {' '.join('--' + p + ' N' for p in params)}\n"
+    listing = "\n".join(f"  {name:<8} {' '.join('--' + p + ' N' for p in params)}"
+                        f"{' [--tiles N [--ppm P]]' if name in SYSTEM_KERNELS else ''}\n"
                         f"           {doc}" for name, (_, params, doc) in KERNELS.items())
+    listing += ("\n\n--tiles N (2 to 4) splits the kernel over a star of N tiles and writes a "
+                "system image\n(-o FILE.lpxs); --ppm P is the worst-case clock offset of a tile "
+                "from the root's,\nwhich sets the RUNTIME_DESKEW period (docs/programming.md).")
     k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...",
                        epilog="kernels:\n" + listing,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("name")
     k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
-    k.add_argument("-o", "--output", help="write the assembly here (default: stdout)")
+    k.add_argument("-o", "--output", help="write the assembly here (default: stdout); with "
+                   "--tiles N > 1 (gemv) the system image (.lpxs)")
     k.set_defaults(fn=cmd_kernel, takes_extra=True)
     v = sub.add_parser("verilog", help="write every RTL unit's Verilog for a tile config")
     v.add_argument("--config", default="default", help="tile preset (default, small, tiny)")

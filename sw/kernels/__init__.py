@@ -1,7 +1,8 @@
 """Kernel generators: each returns assembly text for the same assembler users run.
 
 ``lpu kernel NAME --PARAM VALUE ...`` picks one by name; ``KERNELS`` lists them with their
-integer parameters and defaults (None: required).
+integer parameters and defaults (None: required). ``SYSTEM_KERNELS`` lists the kernels that
+also split over a star of tiles (``--tiles N [--ppm P]``): each builds a ``SystemImage``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .builder import KernelError
 from .elementwise import gelu, requant, silu
 from .ffn import ffn
 from .gemv import gemv
+from .gemv_split import split_gemv
 
 KERNELS = {
     "gemv": (gemv, {"k": None, "n": None}, "y = x @ w: x i8 (k,), w i8 (k, n), y i32 (n,)"),
@@ -24,9 +26,42 @@ KERNELS = {
 }
 
 
-def generate(name: str, config: str, argv: list[str]) -> str:
-    """Parse ``--param value`` pairs for kernel ``name`` and return its assembly text."""
-    fn, params, _ = KERNELS[name]
+#: name -> fn(cfg, tiles=, ppm=, **params) returning a SystemImage; same params as KERNELS.
+SYSTEM_KERNELS = {"gemv": split_gemv}
+
+
+def system_args(name: str, argv: list[str]) -> tuple[int, float, list[str]]:
+    """Take ``--tiles N`` (default 1) and ``--ppm P`` (default 0) out of argv; return them and
+    the rest. ``--ppm`` is the worst-case clock offset of any tile from the root's; one tile
+    has no link to keep aligned, so it has no effect there."""
+    tiles, ppm, rest = None, None, []
+    it = iter(argv)
+    for tok in it:
+        if tok in ("--tiles", "--ppm"):
+            val = next(it, None)
+            try:
+                if tok == "--tiles":
+                    tiles = int(val, 0)
+                else:
+                    ppm = float(val)
+            except (TypeError, ValueError):
+                kind = "an integer" if tok == "--tiles" else "a number"
+                raise LpuError(f"{tok} needs {kind}, not {val!r}") from None
+        else:
+            rest.append(tok)
+    if (tiles is not None or ppm is not None) and name not in SYSTEM_KERNELS:
+        raise LpuError(f"kernel {name} runs on one tile; --tiles and --ppm are for "
+                       f"{', '.join(SYSTEM_KERNELS)}")
+    if tiles is not None and not 1 <= tiles <= 4:
+        raise LpuError(f"--tiles must be 1 to 4, not {tiles}")
+    if ppm is not None and not 0 <= ppm < 1e6:
+        raise LpuError(f"--ppm is the worst-case clock offset in ppm, from 0 to below 1e6, "
+                       f"not {ppm:g}")
+    return tiles or 1, ppm or 0.0, rest
+
+
+def _params(name: str, argv: list[str]) -> dict[str, int]:
+    params = KERNELS[name][1]
     values = dict(params)
     it = iter(argv)
     for tok in it:
@@ -42,8 +77,26 @@ def generate(name: str, config: str, argv: list[str]) -> str:
     missing = [k for k, v in values.items() if v is None]
     if missing:
         raise LpuError(f"kernel {name} needs {', '.join('--' + m for m in missing)}")
+    return values
+
+
+def generate(name: str, config: str, argv: list[str]) -> str:
+    """Parse ``--param value`` pairs for kernel ``name`` and return its assembly text."""
+    fn = KERNELS[name][0]
+    values = _params(name, argv)
     try:
         cfg = TileConfig.named(config)
         return fn(cfg, **values)
+    except (KernelError, ValueError) as e:
+        raise LpuError(f"kernel {name}: {e}") from None
+
+
+def generate_system(name: str, config: str, argv: list[str], tiles: int, ppm: float):
+    """Parse ``--param value`` pairs for kernel ``name`` and return its SystemImage split
+    over ``tiles`` tiles for clocks up to ``ppm`` off the root's."""
+    values = _params(name, argv)
+    try:
+        cfg = TileConfig.named(config)
+        return SYSTEM_KERNELS[name](cfg, tiles=tiles, ppm=ppm, **values)
     except (KernelError, ValueError) as e:
         raise LpuError(f"kernel {name}: {e}") from None

@@ -98,7 +98,8 @@ def _fold(ops: list[Op]) -> list[str]:
             if not -128 <= s <= 127 or (run > 1 and s != stride):
                 break
             d, stride, run = dd, s, run + 1
-        if BY_MNEMONIC[op.name.split(".")[0]].step is None and stride:
+        instr = BY_MNEMONIC[op.name.split(".")[0]]
+        if (instr.step is None and stride) or instr.stall:  # REPEAT cannot repeat a freeze
             run = 1
         at = f"@{op.cycle}" if op.cycle != cursor else ""
         line = f"{at:<7} {_text(op)}"
