@@ -343,10 +343,10 @@ def read_system(path: str, data: bytes) -> SystemImage:
         r.fail(f"system image version {version}; this tool reads version {VERSION}", 5)
     if reserved:
         r.fail(f"reserved header field is {reserved:#x}, not 0", 7)
-    if len(data) < 13 or data[-8:-4] != b"END " or \
-            struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
-        if data.find(b"END ") < 0:
-            raise LpuError("truncated image: no END section", Location(path))
+    if len(data) < 17 or data[-8:-4] != b"END ":  # (the tile images inside have their own)
+        raise LpuError(f"truncated image: no END section at the end ({len(data)} bytes)",
+                       Location(path))
+    if struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
         r.fail("CRC mismatch (the image was altered or cut)", len(data) - 4)
     payloads = {}
     for tag in SECTIONS:
