@@ -219,7 +219,7 @@ def test_split_gemv_bit_exact(k, n, tiles, worst, ppm):
     check_run(system(k, n, tiles, worst), k, n, ppm[:tiles], seed=k + n)
 
 
-@pytest.mark.parametrize(("k", "n", "tiles"), [(8, 1792, 4), (16, 768, 2)])
+@pytest.mark.parametrize(("k", "n", "tiles"), [(8, 2016, 4), (8, 1344, 2)])
 def test_split_gemv_long_run_deskews(k, n, tiles):
     """Programs several deskew periods long at 1 %: every tile re-aligns (freezes t minus its
     drift, so a slow tile freezes less than t per deskew and a fast one more)."""
@@ -244,8 +244,8 @@ def test_split_gemv_one_tile_is_the_gemv(capsys):
     assert outs[0] == outs[1] == outs[2] == KERNELS["gemv"][0](SMALL, 16, 32)
 
 
-@pytest.mark.parametrize(("k", "n", "tiles", "ppm"), [(8, 1792, 4, [0, 10000, -10000, 10000]),
-                                                      (16, 768, 2, [0, -10000])])
+@pytest.mark.parametrize(("k", "n", "tiles", "ppm"), [(8, 2016, 4, [0, 10000, -10000, 10000]),
+                                                      (8, 1344, 2, [0, -10000])])
 def test_negative_control_without_deskew(k, n, tiles, ppm):
     """The 1 % program without its RUNTIME_DESKEWs: the slow tile's vectors fall behind the
     root's RECVs once its drift exceeds the margin, and the root stops with no vector."""
@@ -363,7 +363,7 @@ def test_cli_run_system_errors(tmp_path, capsys, cli_system):
 def test_cli_run_system_error_stops(tmp_path, capsys):
     """A drift the program was not made for: the run stops, the error names the tile."""
     path = tmp_path / "g.lpxs"
-    img = without_deskews(system(16, 768, 2, 10000))
+    img = without_deskews(system(8, 1344, 2, 10000))
     path.write_bytes(write_system(img))
     rc = main(["run", str(path), "--ppm", "0,-10000"])
     _, err = capsys.readouterr()
@@ -396,3 +396,13 @@ def test_cli_verilator_backend_hook(tmp_path, capsys, cli_system, monkeypatch):
     assert calls == [(2, ["w", "x"], ["y"], [0.0, 50.0])]
     assert "on verilator" in out
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), reference.gemv(x, w))
+
+
+def test_split_gemv_default_tile():
+    """The default tile (16 lanes, one link per C2C slice, every MEM bank feeding the MXMs,
+    no stream left free by the GEMV) splits over 2 tiles, up to the HAC's 3,906 ppm."""
+    cfg = TileConfig()
+    img = split_gemv(cfg, 64, 128, 2, 3900)
+    assert img.config == cfg
+    for ppm in ([0, -3900], [0, 3900]):
+        check_run(img, 64, 128, ppm)

@@ -184,17 +184,29 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
     frame = link_format(cfg).frame_words
     d = W if c == 0 else E  # toward the C2C slice
     vectors, last = [], -frame
-    for nb, j, q, w, addr in sorted(g.stores, key=lambda s: (s[3], s[0], s[1])):
-        m = b.pos(q.split(".")[0])
-        hops = abs(m - c)
-        # READ no earlier than 2 cycles after the WRITE; one vector per link frame
-        t = max(w + 3 + hops, last + frame, hold.get(len(vectors), 0))
-        while True:
-            rd = t - 1 - hops
-            s = diags.find(d, rd + 2, m) if b.free(q, rd) and b.free(c2c, t) else None
-            if s is not None:
-                break
+    pending = sorted(g.stores, key=lambda s: (s[3], s[0], s[1]))  # in the order stored
+    t = 0
+    while pending:
+        # One vector per link frame; each cycle, the first stored plane that can go then.
+        t = max(t, last + frame, hold.get(len(vectors), 0))
+        pick = None
+        if b.free(c2c, t):
+            for i, (_, _, q, w, _) in enumerate(pending):
+                if w + 3 > t:
+                    break  # READ no earlier than 2 cycles after the WRITE (and later ones)
+                m = b.pos(q.split(".")[0])
+                rd = t - 1 - abs(m - c)
+                if rd >= w + 2 and b.free(q, rd):
+                    s = diags.find(d, rd + 2, m)
+                    if s is not None:
+                        pick = i
+                        break
+        if pick is None:
             t += 1
+            continue
+        nb, j, q, _, addr = pending.pop(pick)
+        m = b.pos(q.split(".")[0])
+        rd = t - 1 - abs(m - c)
         stream = diags.take(d, s, rd + 2, m)
         b.put(q, rd, "READ", addr, stream, step=0, comment=f"y block {nb} plane {j} to tile 0")
         b.put(c2c, t, "SEND", stream, link)
