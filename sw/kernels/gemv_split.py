@@ -151,7 +151,7 @@ class Vector:
     send: int
 
 
-def _deskew_queue(cfg: TileConfig, used: set[str]) -> str:
+def _deskew_queue(used: set[str]) -> str:
     """The C2C queue that issues the RUNTIME_DESKEWs: C2C_W unless it carries this tile's link."""
     return "C2C_E" if "C2C_W" in used and "C2C_E" not in used else "C2C_W"
 
@@ -213,7 +213,7 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
         vectors.append(Vector(first // cfg.lanes + nb, j, t))
         last = t
     if deskew:
-        _place_deskews(b, plan, _deskew_queue(cfg, {c2c}), last)
+        _place_deskews(b, plan, _deskew_queue({c2c}), last)
     notes = [*g.notes, f"{len(vectors)} vectors to tile 0, the last SENT in cycle {last}",
              f"deskew: {_plan_text(plan)}"]
     return b, notes, vectors
@@ -232,7 +232,7 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
     diags = _Diagonals(b)
     bound = delivery_bound(cfg)
     places = [(sl, bank) for h in HEMIS for sl, bank in plane_stores(cfg, h)]
-    deskew_q = _deskew_queue(cfg, {port[0] for port, _ in incoming})
+    deskew_q = _deskew_queue({port[0] for port, _ in incoming})
     queues = [deque(vs) for _, vs in incoming]
     last = [-1] * len(incoming)
     recvs: list[list[int]] = [[] for _ in incoming]
