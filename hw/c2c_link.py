@@ -14,6 +14,7 @@ from __future__ import annotations
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.hdl import DomainRenamer
 from amaranth.lib import wiring
+from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In, Out
 
@@ -201,25 +202,36 @@ class LinkEnd(wiring.Component):
 
     The tile side is in ``sync``; the incoming wire is clocked by the partner's clock, domain
     ``link``. A DATA ``send`` has the serializer first; an ALIGN frame of the HAC goes out only
-    in a cycle without one. A send the serializer cannot take raises ``overrun``.
+    in a cycle with no DATA frame waiting. A send that finds an ALIGN frame on the wire waits in
+    a one-vector slot and follows it, so a DATA frame is delayed by at most F - 1 cycles. A
+    send with the slot still full raises ``overrun`` (it cannot happen when SENDs on a link
+    are at least F cycles apart, the rule the C2C port enforces).
 
     Members
     -------
     send : In(1), send_payload : In(payload_bits), overrun : Out(1)
     r_valid : Out(1), r_payload : Out(payload_bits), r_take : In(1)
-    role : In(2), hac : Out(range(epoch)), latency : Out(16), latency_valid : Out(1)
-    trims : Out(16), bad_frames : Out(16)
+    role : In(2), hac : Out(range(epoch)), hac_wraps : Out(1), aligned : Out(1)
+    latency : Out(16), latency_valid : Out(1), trims : Out(16)
+    bad_frame : Out(1)
+        One ``sync`` cycle per frame the receiver dropped (CRC, header or length wrong).
+    bad_frames : Out(16)
+        Their count, in ``sync``.
     tx_data : Out(link_bits), tx_valid : Out(1)
     rx_data : In(link_bits), rx_valid : In(1)
     """
 
     def __init__(self, fmt: FrameFormat, epoch: int, depth: int = 8):
+        if not isinstance(fmt, FrameFormat):
+            raise TypeError(f"fmt must be a FrameFormat, not {fmt!r}")
         self.fmt, self.epoch, self.depth = fmt, epoch, depth
         super().__init__({
             "send": In(1), "send_payload": In(fmt.payload_bits), "overrun": Out(1),
             "r_valid": Out(1), "r_payload": Out(fmt.payload_bits), "r_take": In(1),
-            "role": In(2), "hac": Out(range(epoch)), "latency": Out(16),
-            "latency_valid": Out(1), "trims": Out(16), "bad_frames": Out(COUNTER_BITS),
+            "role": In(2), "hac": Out(range(epoch)), "hac_wraps": Out(1), "aligned": Out(1),
+            "latency": Out(16),
+            "latency_valid": Out(1), "trims": Out(16),
+            "bad_frame": Out(1), "bad_frames": Out(COUNTER_BITS),
             "tx_data": Out(fmt.link_bits), "tx_valid": Out(1),
             "rx_data": In(fmt.link_bits), "rx_valid": In(1),
         })
@@ -232,19 +244,42 @@ class LinkEnd(wiring.Component):
         m.submodules.tx = tx = LinkTx(f)
         m.submodules.rx = rx = LinkReceiver(f, self.depth, w_domain="link", r_domain="sync")
         m.submodules.hac = hac = Hac(self.epoch)
-        align_go = hac.tx_req & ~self.send & tx.ready
+
+        held = Signal()  # a DATA frame waits behind an ALIGN frame
+        held_payload = Signal(f.payload_bits)
+        data_req = self.send | held
+        align_go = hac.tx_req & ~data_req & tx.ready
+        with m.If(held & tx.ready):
+            m.d.sync += held.eq(0)
+        with m.If(self.send & (held | ~tx.ready)):
+            m.d.sync += [held.eq(1), held_payload.eq(self.send_payload)]
         m.d.comb += [
-            tx.send.eq(self.send | align_go),
-            tx.kind.eq(Mux(self.send, KINDS.index("DATA"), KINDS.index("ALIGN"))),
-            tx.payload.eq(Mux(self.send, self.send_payload, hac.tx_payload)),
-            self.overrun.eq(tx.overrun), hac.tx_grant.eq(align_go),
+            self.overrun.eq(self.send & held & ~tx.ready),
+            tx.send.eq(data_req | align_go),
+            tx.kind.eq(Mux(data_req, KINDS.index("DATA"), KINDS.index("ALIGN"))),
+            tx.payload.eq(Mux(held, held_payload, Mux(self.send, self.send_payload,
+                                                      hac.tx_payload))),
+            hac.tx_grant.eq(align_go),
             self.tx_data.eq(tx.wire_data), self.tx_valid.eq(tx.wire_valid),
             rx.wire_data.eq(self.rx_data), rx.wire_valid.eq(self.rx_valid),
             self.r_valid.eq(rx.r_valid), self.r_payload.eq(rx.r_payload), rx.r_take.eq(self.r_take),
             hac.rx_valid.eq(rx.a_valid & (rx.a_kind == KINDS.index("ALIGN"))),
             hac.rx_payload.eq(rx.a_payload), rx.a_take.eq(rx.a_valid),
-            hac.role.eq(self.role), self.hac.eq(hac.hac), self.latency.eq(hac.latency),
-            self.latency_valid.eq(hac.latency_valid), self.trims.eq(hac.trims),
-            self.bad_frames.eq(rx.bad_frames),
+            hac.role.eq(self.role), self.hac.eq(hac.hac), self.hac_wraps.eq(hac.wraps),
+            self.aligned.eq(hac.aligned),
+            self.latency.eq(hac.latency), self.latency_valid.eq(hac.latency_valid),
+            self.trims.eq(hac.trims),
         ]
+
+        # Dropped frames: a toggle per drop crosses into sync (drops are a frame apart).
+        seen = Signal(COUNTER_BITS)
+        toggle, toggle_sync, toggle_last = Signal(), Signal(), Signal()
+        m.d.link += seen.eq(rx.bad_frames)
+        with m.If(seen != rx.bad_frames):
+            m.d.link += toggle.eq(~toggle)
+        m.submodules.bad_sync = FFSynchronizer(toggle, toggle_sync, o_domain="sync")
+        m.d.sync += toggle_last.eq(toggle_sync)
+        m.d.comb += self.bad_frame.eq(toggle_sync ^ toggle_last)
+        with m.If(self.bad_frame):
+            m.d.sync += self.bad_frames.eq(self.bad_frames + 1)
         return m

@@ -4,9 +4,11 @@ Every tile counts its own clock modulo ``hac_epoch``. Two tiles on one link alig
 with ALIGN frames (``lpu.sw.c2c``; the 32-bit payload is ``subtype << 30 | value``):
 
 * **PING / PONG (latency).** A child that has no stable latency yet sends ``PING(hac)`` at
-  every epoch start. Whoever receives a PING answers ``PONG(value)`` at once. On a PONG the
+  every epoch start. Whoever receives a PING answers ``PONG(value)`` at once; if its
+  serializer is busy, the PONG carries ``value`` plus the cycles it waited. On a PONG the
   child takes the round trip ``rtt = hac - value - TURNAROUND (mod epoch)`` and the one-way
-  latency ``L = (rtt + 1) // 2``; after ``STABLE`` equal measurements in a row ``latency_valid``
+  latency ``L = rtt // 2``: the whole parent cycles a frame is under way, so that the child's
+  count equals the parent's at the child's clock edges, not half a cycle ahead; after ``STABLE`` equal measurements in a row ``latency_valid``
   rises.
 * **SYNC (trim).** A parent sends ``SYNC(hac)`` at every epoch start. A child with a valid
   latency expects its own HAC to read ``value + L`` when the SYNC arrives. The first SYNC
@@ -43,11 +45,15 @@ class Hac(wiring.Component):
     hac : Out(range(epoch))
     epoch_start : Out(1)
         ``hac`` is 0 this cycle.
+    wraps : Out(1)
+        ``hac`` is 0 next cycle (an epoch starts).
     tx_req : Out(1), tx_payload : Out(32)
         An ALIGN frame to send; ``tx_grant`` says the serializer took it this cycle.
     rx_valid : In(1), rx_payload : In(32)
         The oldest received ALIGN frame; ``rx_take`` removes it.
     latency : Out(16), latency_valid : Out(1)
+    aligned : Out(1)
+        Not a child, or a child whose HAC took its parent's value (the coarse load).
     trims : Out(16)
         Cycles the HAC was moved by the fine trim (each +1 or -1 counts one).
     """
@@ -58,10 +64,11 @@ class Hac(wiring.Component):
         self.epoch = epoch
         super().__init__({
             "role": In(2),
-            "hac": Out(range(epoch)), "epoch_start": Out(1),
+            "hac": Out(range(epoch)), "epoch_start": Out(1), "wraps": Out(1),
             "tx_req": Out(1), "tx_payload": Out(32), "tx_grant": In(1),
             "rx_valid": In(1), "rx_payload": In(32), "rx_take": Out(1),
-            "latency": Out(16), "latency_valid": Out(1), "trims": Out(16),
+            "latency": Out(16), "latency_valid": Out(1), "aligned": Out(1),
+            "trims": Out(16),
         })
 
     def elaborate(self, platform):
@@ -77,11 +84,15 @@ class Hac(wiring.Component):
         got = self.rx_valid
         m.d.comb += self.rx_take.eq(got)
 
-        # PONG owed to the partner, sent as soon as the serializer takes it.
+        # PONG owed to the partner, sent as soon as the serializer takes it. Cycles it waits
+        # beyond TURNAROUND (a frame already on the wire) are added to the echoed value, so
+        # the partner's round trip does not include them.
         pong_due = Signal()
         pong_value = Signal(bits)
         with m.If(got & (sub == PING)):
             m.d.sync += [pong_due.eq(1), pong_value.eq(value)]
+        with m.Elif(pong_due & ~self.tx_grant):
+            m.d.sync += pong_value.eq(pong_value + 1)
 
         # What to send this cycle: a PONG first, else a PING or SYNC at an epoch start.
         ping_due = Signal()
@@ -103,7 +114,7 @@ class Hac(wiring.Component):
         # Latency from PONGs.
         stable = Signal(range(STABLE + 1))
         rtt = Signal(bits + 1)
-        m.d.comb += rtt.eq((hac - value - TURNAROUND)[:bits] + 1)  # round rtt / 2 to nearest
+        m.d.comb += rtt.eq((hac - value - TURNAROUND)[:bits])
         with m.If(got & (sub == PONG) & (role == ROLE_CHILD) & ~self.latency_valid):
             with m.If(rtt[1:] == self.latency):
                 m.d.sync += stable.eq(stable + 1)
@@ -117,19 +128,21 @@ class Hac(wiring.Component):
         trimmed = Signal()  # a fine trim already happened this epoch
         expected = Signal(bits)
         ahead = Signal(bits)  # hac - expected, mod epoch
-        m.d.comb += [expected.eq(value + self.latency), ahead.eq(hac - expected)]
+        m.d.comb += [expected.eq(value + self.latency), ahead.eq(hac - expected),
+                     self.aligned.eq((role != ROLE_CHILD) | coarse_done)]
         step = Signal(2)
         m.d.comb += step.eq(1)
         sync_now = got & (sub == SYNC) & (role == ROLE_CHILD) & self.latency_valid
         with m.If(self.epoch_start):
             m.d.sync += trimmed.eq(0)
+        hac_next = Signal(bits)
+        m.d.comb += hac_next.eq(hac + step)
         with m.If(sync_now & ~coarse_done):
             m.d.sync += coarse_done.eq(1)
-            m.d.comb += step.eq(0)
-            m.d.sync += hac.eq(expected + 1)
+            m.d.comb += hac_next.eq(expected + 1)
         with m.Elif(sync_now & ~trimmed & (ahead != 0)):
             m.d.sync += [trimmed.eq(1), self.trims.eq(self.trims + 1)]
             m.d.comb += step.eq(Mux(ahead[bits - 1], 2, 0))  # behind: +2, ahead: hold
-        with m.If(~(sync_now & ~coarse_done)):
-            m.d.sync += hac.eq(hac + step)
+        m.d.sync += hac.eq(hac_next)
+        m.d.comb += self.wraps.eq(hac_next == 0)
         return m

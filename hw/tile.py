@@ -19,17 +19,20 @@ Nothing is computed here that a unit could compute; the tile only
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.hdl import EnableInserter, ResetInserter
+from amaranth import Cat, ClockDomain, ClockSignal, Const, Module, Mux, Signal, signed
+from amaranth.hdl import DomainRenamer, EnableInserter, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw import hostmap as hm
+from ..sw.c2c import link_format
 from ..sw.config import TileConfig
 from ..sw.hostmap import HostMap
 from ..sw.isa import INSTRUCTIONS
-from .c2c import STALL_BITS, C2cPort
+from . import hac as hac_mod
+from .c2c import DRIFT_BITS, STALL_BITS, C2cPort
+from .c2c_link import LinkEnd
 from .common import streams_layout
 from .icu import BUSY_BITS, InstructionQueue
 from .mem import MemBank
@@ -56,6 +59,12 @@ class Tile(wiring.Component):
     busy : Out(1)
         A program is running, starting or the memories are being cleared. The host waits for
         it to fall instead of polling.
+    hac : Out(range(hac_epoch))
+        The tile's hardware-aligned counter (``lpu.hw.hac``), for monitors.
+    link_<p>_tx_data, link_<p>_tx_valid : Out
+        The outgoing wire of link port p (``HostMap.port_name``), on this tile's clock.
+    link_<p>_rx_data, link_<p>_rx_valid, link_<p>_rx_clk : In
+        The incoming wire and the partner's clock that times it. An unused port's clock is 0.
     """
 
     def __init__(self, config: TileConfig, fault: str | None = None):
@@ -65,14 +74,23 @@ class Tile(wiring.Component):
             raise ValueError(f"fault must be None or one of {', '.join(FAULTS)}, not {fault!r}")
         self.config, self.fault = config, fault
         self.map = HostMap(config)
-        super().__init__({
+        self.link_format = link_format(config)
+        ports = {
             "host_addr": In(self.map.addr_bits),
             "host_wdata": In(self.map.data_bits),
             "host_we": In(1),
             "host_re": In(1),
             "host_rdata": Out(self.map.data_bits),
             "busy": Out(1),
-        })
+            "hac": Out(range(config.hac_epoch)),
+        }
+        bits = self.link_format.link_bits
+        for port in self.map.link_ports:
+            name = HostMap.port_name(*port)
+            ports |= {f"{name}_tx_data": Out(bits), f"{name}_tx_valid": Out(1),
+                      f"{name}_rx_data": In(bits), f"{name}_rx_valid": In(1),
+                      f"{name}_rx_clk": In(1)}
+        super().__init__(ports)
 
     def _faulty(self, kind: str, seen: set) -> bool:
         if self.fault == kind and kind not in seen:
@@ -87,7 +105,8 @@ class Tile(wiring.Component):
 
         # Control state.
         running = Signal()
-        launch = Signal()  # START was written: reset the units and start the queues
+        launch = Signal()  # reset the units and start the queues; running from next cycle
+        armed = Signal()  # START was written: launch when the HAC wraps to the next epoch
         after_error = Signal()  # the cycle after an error: flush the units
         clearing = Signal()
         clear_addr = Signal(exact_log2(hmap.region_words) + 1)
@@ -115,6 +134,46 @@ class Tile(wiring.Component):
             m.d.comb += [queue.start.eq(launch), queue.freeze.eq(~running | frozen)]
             return queue
 
+        # Link ports: serializer, elastic buffers and HAC each; they run whether or not a
+        # program does, so they are neither frozen nor reset by START.
+        links = {}
+        roles = Signal(2 * len(hmap.link_ports))
+        for i, port in enumerate(hmap.link_ports):
+            name = HostMap.port_name(*port)
+            domain = name
+            m.domains += ClockDomain(domain, reset_less=True, local=True)
+            end = DomainRenamer({"link": domain})(LinkEnd(self.link_format, cfg.hac_epoch))
+            m.submodules[name] = end
+            m.d.comb += [ClockSignal(domain).eq(getattr(self, f"{name}_rx_clk")),
+                         end.role.eq(roles[2 * i:2 * i + 2]),
+                         getattr(self, f"{name}_tx_data").eq(end.tx_data),
+                         getattr(self, f"{name}_tx_valid").eq(end.tx_valid),
+                         end.rx_data.eq(getattr(self, f"{name}_rx_data")),
+                         end.rx_valid.eq(getattr(self, f"{name}_rx_valid"))]
+            links[port] = end
+
+        # The tile's HAC: its child port's (the one its parent aligns), else the first port's.
+        ends = list(links.values())
+        hac, hac_wraps = Signal(range(cfg.hac_epoch)), Signal()
+        m.d.comb += [hac.eq(ends[0].hac), hac_wraps.eq(ends[0].hac_wraps)]
+        for i, end in reversed(list(enumerate(ends))):
+            with m.If(roles[2 * i:2 * i + 2] == hac_mod.ROLE_CHILD):
+                m.d.comb += [hac.eq(end.hac), hac_wraps.eq(end.hac_wraps)]
+        aligned = Cat(end.aligned for end in ends).all()
+        m.d.comb += self.hac.eq(hac)
+        m.d.comb += launch.eq(armed & hac_wraps)
+
+        # Drift: HAC steps minus wall cycles since the last DESKEW / RUNTIME_DESKEW.
+        hac_last = Signal.like(hac)
+        drift_acc, drift = Signal(signed(DRIFT_BITS)), Signal(signed(DRIFT_BITS))
+        hac_step = Signal(signed(hac.shape().width))  # -1 (held), 0 or +1 (stepped twice)
+        first = Signal()  # schedule cycle 0: the anchor the drift counts from
+        anchor = Signal()
+        m.d.sync += hac_last.eq(hac)
+        m.d.comb += [hac_step.eq((hac - hac_last - 1)[:hac.shape().width]),
+                     drift.eq(Mux(first, 0, drift_acc + hac_step))]
+        m.d.sync += [first.eq(launch), drift_acc.eq(Mux(first | (active & anchor), 0, drift))]
+
         # Stream segments, one per position.
         writers = {"MEM": cfg.mem_banks, "VXM": cfg.vxm_alus}
         segs = []
@@ -136,7 +195,7 @@ class Tile(wiring.Component):
         unit_error = {}  # queue name -> the error of the unit it alone drives
         shared_error = {}  # MXM slice -> its unit error
         banks = {}  # (slice, bank) -> MemBank
-        stalls = []
+        stalls, anchors = [], []
         for s in cfg.slices:
             p, low = s.position, s.name.lower().replace(".", "_")
             names = [q.name for q in cfg.queues if q.slice == s]
@@ -172,15 +231,36 @@ class Tile(wiring.Component):
                 arriving(sxm, p)
                 m.d.comb += [sxm.issue.eq(queue.issue), segs[p].writes[0].eq(sxm.s_out)]
                 queues[s.name], unit_error[s.name] = queue, sxm.error
-            else:  # C2C: no link attached (rx_valid stays 0)
+            else:
                 port = add_unit(f"c2c_{low}", C2cPort(cfg))
                 queue = add_queue(f"icu_{low}", InstructionQueue(cfg, "C2C"))
                 arriving(port, p)
-                m.d.comb += [port.issue.eq(queue.issue), port.hac.eq(cycles),
+                m.d.comb += [port.issue.eq(queue.issue), port.hac.eq(hac), port.drift.eq(drift),
                              segs[p].writes[0].eq(port.s_out)]
+                for n in range(cfg.c2c_links):
+                    end = links[(s.name, n)]
+                    m.d.comb += [end.send.eq(port.tx_valid[n] & ~err_now),
+                                 end.send_payload.eq(port.tx_data[n]),
+                                 port.rx_valid[n].eq(end.r_valid),
+                                 port.rx_data[n].eq(end.r_payload[:len(port.rx_data[n])]),
+                                 end.r_take.eq(port.rx_take[n] & active)]
                 queues[s.name], unit_error[s.name] = queue, port.error
                 stalls.append(port.stall)
+                anchors.append(port.anchor)
         qlist = [queues[q.name] for q in cfg.queues]
+
+        m.d.comb += anchor.eq(Cat(*anchors).any())
+
+        # A dropped frame or an overrun on a link while running stops the tile (sticky: it may
+        # come in a frozen cycle).
+        link_faults = []
+        for port, end in links.items():
+            fault = Signal(name=f"fault_{HostMap.port_name(*port)}")
+            with m.If(launch):
+                m.d.sync += fault.eq(0)
+            with m.Elif(running & (end.bad_frame | end.overrun)):
+                m.d.sync += fault.eq(1)
+            link_faults.append(fault)
 
         # SYNC release: any queue's NOTIFY.
         release = Signal()
@@ -193,6 +273,7 @@ class Tile(wiring.Component):
         bits = [qlist[i].error | unit_error.get(q.name, 0) for i, q in enumerate(cfg.queues)]
         bits += [shared_error[s.name] for s in cfg.slices if s.kind == "MXM"]
         bits += [seg.error for seg in segs]
+        bits += link_faults
         bits += [deadlock]
         m.d.comb += [sources.eq(Cat(*bits)), err_now.eq(active & sources.any())]
 
@@ -225,9 +306,11 @@ class Tile(wiring.Component):
         stall_sum = Signal.like(freeze_left)
         m.d.comb += stall_sum.eq(sum(stalls) if stalls else 0)
         abort = Signal()
-        m.d.comb += abort.eq(running & self.host_we & (self.host_addr == hm.REG_CTRL) &
+        m.d.comb += abort.eq((running | armed) & self.host_we & (self.host_addr == hm.REG_CTRL) &
                              self.host_wdata[2])
-        m.d.sync += [launch.eq(0), after_error.eq(err_now | abort)]
+        m.d.sync += after_error.eq(err_now | abort)
+        with m.If(launch | (abort & armed)):
+            m.d.sync += armed.eq(0)
         with m.If(launch):
             m.d.sync += [running.eq(1), done_flag.eq(0), error_flag.eq(0), cycles.eq(0),
                          frozen_total.eq(0), freeze_left.eq(0), drain.eq(0), deadlock.eq(0)]
@@ -256,12 +339,15 @@ class Tile(wiring.Component):
         region = Signal(range(hmap.regions + 1))
         offset = Signal(off_bits)
         m.d.comb += [offset.eq(self.host_addr[:off_bits]), region.eq(self.host_addr[off_bits:])]
-        idle_port = ~running & ~launch & ~clearing
-        with m.If(self.host_we & idle_port & (region == 0) & (offset == hm.REG_CTRL)):
+        idle_port = ~running & ~armed & ~clearing
+        reg_write = self.host_we & idle_port & (region == 0)
+        with m.If(reg_write & (offset == hm.REG_CTRL)):
             with m.If(self.host_wdata[0]):
-                m.d.sync += launch.eq(1)
+                m.d.sync += armed.eq(1)
             with m.Elif(self.host_wdata[1]):
                 m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
+        with m.If(reg_write & (offset == hm.REG_LINK_ROLES)):
+            m.d.sync += roles.eq(self.host_wdata)
         sweep = Signal(range(hmap.region_words + 1))
         m.d.comb += sweep.eq(max(cfg.mem_words, cfg.queue_words))
         with m.If(clearing):
@@ -287,8 +373,14 @@ class Tile(wiring.Component):
                         cfg.mem_words)
 
         # Host port: registers and reads (one cycle after host_re).
-        status = Cat(running, done_flag, error_flag, clearing)
-        regs = {hm.REG_CTRL: status, hm.REG_CYCLES: cycles, hm.REG_FROZEN: frozen_total}
+        status = Cat(running, done_flag, error_flag, clearing, armed)
+        regs = {hm.REG_CTRL: status, hm.REG_CYCLES: cycles, hm.REG_FROZEN: frozen_total,
+                hm.REG_HAC: hac, hm.REG_LINK_ROLES: roles,
+                hm.REG_LINK_STATUS: Cat(Cat(end.latency_valid for end in ends),
+                                        Const(0, 16 - len(ends)), aligned)}
+        for i, end in enumerate(ends):
+            regs[hm.REG_LINK + 2 * i] = Cat(end.latency, end.trims)
+            regs[hm.REG_LINK + 2 * i + 1] = end.bad_frames
         for k in range(hmap.error_registers):
             regs[hm.REG_ERROR + k] = err_bits[32 * k:32 * (k + 1)]
         for i, q in enumerate(qlist):
@@ -310,5 +402,5 @@ class Tile(wiring.Component):
                     m.d.comb += self.host_rdata.eq(bank.host_rdata)
             with m.Default():
                 m.d.comb += self.host_rdata.eq(Const(0, hmap.data_bits))
-        m.d.comb += self.busy.eq(running | launch | clearing)
+        m.d.comb += self.busy.eq(running | armed | clearing)
         return m

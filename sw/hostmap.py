@@ -25,10 +25,14 @@ from .program import Program, symbol_words
 REG_CTRL = 0  # write: START / CLEAR bits; read: STATUS bits
 REG_CYCLES = 1  # wall cycles of the last run (frozen cycles included)
 REG_FROZEN = 2  # of those, cycles the tile was frozen by DESKEW / RUNTIME_DESKEW
+REG_HAC = 3  # the tile's hardware-aligned counter (lpu.hw.hac), live
+REG_LINK_ROLES = 4  # read/write: 2 bits per link port (link_ports order), LINK_ROLES values
+REG_LINK_STATUS = 5  # bit i: port i measured its latency; LINK_ALIGNED: every child port aligned
 REG_ERROR = 0x10  # error source bits, 32 per register, ERROR_SOURCES order
+REG_LINK = 0x20  # two per link port: latency (bits 0-15) | trims (16-31), then dropped frames
 REG_BUSY = 0x40  # issue cycles of each queue, one register per queue in TileConfig.queues order
 
-CTRL_START = 1 << 0  # clear unit state and run every queue from address 0
+CTRL_START = 1 << 0  # clear unit state, run every queue from address 0 at the next HAC epoch
 CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory (region_words cycles)
 CTRL_ABORT = 1 << 2  # stop a running program (status ERROR with no error source)
 
@@ -36,6 +40,10 @@ STATUS_RUNNING = 1 << 0
 STATUS_DONE = 1 << 1  # every queue halted and every effect landed
 STATUS_ERROR = 1 << 2  # stopped by an error: see the REG_ERROR bits
 STATUS_CLEARING = 1 << 3
+STATUS_ARMED = 1 << 4  # START written, waiting for the HAC epoch boundary
+
+LINK_ROLES = {"free": 0, "parent": 1, "child": 2}  # lpu.hw.hac ROLE_* values
+LINK_ALIGNED = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,13 @@ class HostMap:
     def addr_bits(self) -> int:
         return (self.regions * self.region_words - 1).bit_length()
 
+    def roles_word(self, roles: dict[tuple[str, int], str]) -> int:
+        """REG_LINK_ROLES value for {(slice, link): "parent" | "child" | "free"}."""
+        word = 0
+        for port, role in roles.items():
+            word |= LINK_ROLES[role] << 2 * self.link_ports.index(port)
+        return word
+
     def queue_base(self, name: str) -> int:
         index = [q.name for q in self.config.queues].index(name)
         return (1 + index) * self.region_words
@@ -90,7 +105,20 @@ class HostMap:
         return (tuple(q.name for q in cfg.queues)
                 + tuple(f"{s.name} unit" for s in cfg.slices if s.kind == "MXM")
                 + tuple(f"{s.name} streams" for s in cfg.slices)
+                + tuple(f"{s} link {n}" for s, n in self.link_ports)
                 + ("deadlock",))
+
+    @cached_property
+    def link_ports(self) -> tuple[tuple[str, int], ...]:
+        """(C2C slice, link) of every link port, in floorplan order: the order of the role
+        bits, the REG_LINK registers and the tile's ``link_*`` wire ports."""
+        return tuple((s.name, n) for s in self.config.slices if s.kind == "C2C"
+                     for n in range(self.config.c2c_links))
+
+    @staticmethod
+    def port_name(slice_name: str, link: int) -> str:
+        """The wire-port prefix of a link port: ``C2C_W``, 0 -> ``link_w0``."""
+        return f"link_{slice_name[-1].lower()}{link}"
 
     @property
     def error_registers(self) -> int:

@@ -23,7 +23,8 @@ FMT = FrameFormat(lanes=8, link_bits=32)
 def run_pair(ppm: float, epoch: int, cycles: int, child_role=ROLE_CHILD, start_skew=37):
     """Parent 'a', child 'b' with a clock ppm slower, each a ``LinkEnd`` (serializer, receiver,
     HAC) wired to the other; return per-cycle HAC offsets (b - a, wrapped to -epoch/2 ..
-    epoch/2) sampled on a's clock, and the child's state at the end."""
+    epoch/2) sampled at a's clock edges (the values both held just before the edge), and the
+    child's state at the end."""
     m = Module()
     m.submodules.a = a = DomainRenamer({"sync": "a", "link": "b"})(LinkEnd(FMT, epoch))
     m.submodules.b = b = DomainRenamer({"sync": "b", "link": "a"})(LinkEnd(FMT, epoch))
@@ -35,8 +36,8 @@ def run_pair(ppm: float, epoch: int, cycles: int, child_role=ROLE_CHILD, start_s
         ctx.set(a.role, ROLE_PARENT)
         ctx.set(b.role, child_role)
         for _ in range(cycles):
-            await ctx.tick("a")
-            d = (ctx.get(b.hac) - ctx.get(a.hac)) % epoch
+            _, _, hac_a, hac_b = await ctx.tick("a").sample(a.hac, b.hac)
+            d = (hac_b - hac_a) % epoch
             offsets.append(d - epoch if d >= epoch // 2 else d)
         state.update(latency=ctx.get(b.latency), valid=ctx.get(b.latency_valid),
                      trims=ctx.get(b.trims))

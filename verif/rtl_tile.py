@@ -59,8 +59,10 @@ class JobResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _key(config: TileConfig, fault: str | None, waves: str | None) -> str:
-    h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves, BUILD_FLAGS]).encode())
+def _key(config: TileConfig, fault: str | None, waves: str | None, *extra) -> str:
+    """Hash of everything a model build depends on: the configuration, the build options and
+    the sources the tile Verilog is generated from (plus ``extra`` strings)."""
+    h = hashlib.sha256(json.dumps([config.as_dict(), fault, waves, BUILD_FLAGS, *extra]).encode())
     h.update(PORTS_VLT.read_bytes())
     import importlib
 
@@ -72,19 +74,19 @@ def _key(config: TileConfig, fault: str | None, waves: str | None) -> str:
     return h.hexdigest()[:12]
 
 
-def _runner():
+def _runner(ports_vlt: Path = PORTS_VLT):
     """cocotb's Verilator runner, building without ``--public-flat-rw``.
 
     cocotb makes every signal of the design public for VPI; on a whole tile that stops
     Verilator from optimising (a longer build and a much slower model). The testbench only
-    touches the top-level ports, so ``tile_ports.vlt`` makes just those public."""
+    touches the top-level ports, so ``ports_vlt`` makes just those public."""
     from cocotb_tools.runner import Verilator
 
     class TopPortsVerilator(Verilator):
         def _build_command(self):
             cmds = super()._build_command()
             cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-            cmds[0].append(str(PORTS_VLT))
+            cmds[0].append(str(ports_vlt))
             return cmds
 
     return TopPortsVerilator()
