@@ -286,10 +286,11 @@ def run_system_image(args) -> int:
 
 
 def cmd_kernel(args, extra) -> int:
-    from .kernels import KERNELS, generate, generate_system, system_args
+    from .kernels import KERNELS, SYSTEM_ONLY, generate, generate_system, system_args
 
-    if args.name not in KERNELS:
-        raise LpuError(f"unknown kernel {args.name!r}; available: {', '.join(KERNELS)}")
+    if args.name not in KERNELS and args.name not in SYSTEM_ONLY:
+        raise LpuError(f"unknown kernel {args.name!r}; available: "
+                       f"{', '.join([*KERNELS, *SYSTEM_ONLY])}")
     tiles, ppm, rest = system_args(args.name, extra)
     if tiles == 1:
         text = generate(args.name, args.config, rest)
@@ -369,21 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verilator backend: dump the waveform here (FST; VCD when the FST "
                    "headers are missing)")
     r.set_defaults(fn=cmd_run)
-    from .kernels import KERNELS, SYSTEM_KERNELS
+    from .kernels import KERNELS, SYSTEM_KERNELS, SYSTEM_ONLY
+
+    def tiles_opt(name):
+        if name in SYSTEM_ONLY:
+            return " [--tiles N] [--ppm P]"
+        return " [--tiles N [--ppm P]]" if name in SYSTEM_KERNELS else ""
 
     listing = "\n".join(f"  {name:<8} {' '.join('--' + p + ' N' for p in params)}"
-                        f"{' [--tiles N [--ppm P]]' if name in SYSTEM_KERNELS else ''}\n"
-                        f"           {doc}" for name, (_, params, doc) in KERNELS.items())
+                        f"{tiles_opt(name)}\n           {doc}"
+                        for name, (_, params, doc) in {**KERNELS, **SYSTEM_ONLY}.items())
     listing += ("\n\n--tiles N (2 to 4) splits the kernel over a star of N tiles and writes a "
                 "system image\n(-o FILE.lpxs); --ppm P is the worst-case clock offset of a tile "
-                "from the root's,\nwhich sets the RUNTIME_DESKEW period (docs/programming.md).")
+                "from the root's,\nwhich sets the RUNTIME_DESKEW period (docs/programming.md). "
+                "pingpong runs on\n2 to 4 tiles only (default 2).")
     k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...",
                        epilog="kernels:\n" + listing,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("name")
     k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
     k.add_argument("-o", "--output", help="write the assembly here (default: stdout); with "
-                   "--tiles N > 1 (gemv) the system image (.lpxs)")
+                   "--tiles N > 1 (gemv, pingpong) the system image (.lpxs)")
     k.set_defaults(fn=cmd_kernel, takes_extra=True)
     v = sub.add_parser("verilog", help="write every RTL unit's Verilog for a tile config")
     v.add_argument("--config", default="default", help="tile preset (default, small, tiny)")

@@ -3,6 +3,8 @@
 ``lpu kernel NAME --PARAM VALUE ...`` picks one by name; ``KERNELS`` lists them with their
 integer parameters and defaults (None: required). ``SYSTEM_KERNELS`` lists the kernels that
 also split over a star of tiles (``--tiles N [--ppm P]``): each builds a ``SystemImage``.
+``SYSTEM_ONLY`` lists, the same way, the kernels that exist only on a system (2 tiles or more;
+``--tiles`` defaults to 2).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from .elementwise import gelu, requant, silu
 from .ffn import ffn
 from .gemv import gemv
 from .gemv_split import split_gemv
+from .pingpong import pingpong
 
 KERNELS = {
     "gemv": (gemv, {"k": None, "n": None}, "y = x @ w: x i8 (k,), w i8 (k, n), y i32 (n,)"),
@@ -26,14 +29,27 @@ KERNELS = {
 }
 
 
-#: name -> fn(cfg, tiles=, ppm=, **params) returning a SystemImage; same params as KERNELS.
-SYSTEM_KERNELS = {"gemv": split_gemv}
+#: name -> (fn, params, doc) of kernels that need 2 or more tiles; fn as in SYSTEM_KERNELS.
+SYSTEM_ONLY = {
+    "pingpong": (pingpong, {"rounds": None},
+                 "out[r] = a[r] + j: a[r] to leaf j = 1 + r % (N-1) and back; a, out i8 "
+                 "(rounds, lanes) on tile 0"),
+}
+
+#: name -> fn(cfg, tiles=, ppm=, **params) returning a SystemImage; same params as KERNELS
+#: (or SYSTEM_ONLY).
+SYSTEM_KERNELS = {"gemv": split_gemv, **{n: v[0] for n, v in SYSTEM_ONLY.items()}}
+
+
+def least_tiles(name: str) -> int:
+    """The fewest tiles kernel ``name`` runs on (and its default ``--tiles``)."""
+    return 2 if name in SYSTEM_ONLY else 1
 
 
 def system_args(name: str, argv: list[str]) -> tuple[int, float, list[str]]:
-    """Take ``--tiles N`` (default 1) and ``--ppm P`` (default 0) out of argv; return them and
-    the rest. ``--ppm`` is the worst-case clock offset of any tile from the root's; one tile
-    has no link to keep aligned, so it has no effect there."""
+    """Take ``--tiles N`` (default 1, or 2 for a SYSTEM_ONLY kernel) and ``--ppm P`` (default
+    0) out of argv; return them and the rest. ``--ppm`` is the worst-case clock offset of any
+    tile from the root's; one tile has no link to keep aligned, so it has no effect there."""
     tiles, ppm, rest = None, None, []
     it = iter(argv)
     for tok in it:
@@ -52,16 +68,17 @@ def system_args(name: str, argv: list[str]) -> tuple[int, float, list[str]]:
     if (tiles is not None or ppm is not None) and name not in SYSTEM_KERNELS:
         raise LpuError(f"kernel {name} runs on one tile; --tiles and --ppm are for "
                        f"{', '.join(SYSTEM_KERNELS)}")
-    if tiles is not None and not 1 <= tiles <= 4:
-        raise LpuError(f"--tiles must be 1 to 4, not {tiles}")
+    least = least_tiles(name)
+    if tiles is not None and not least <= tiles <= 4:
+        raise LpuError(f"--tiles must be {least} to 4, not {tiles}")
     if ppm is not None and not 0 <= ppm < 1e6:
         raise LpuError(f"--ppm is the worst-case clock offset in ppm, from 0 to below 1e6, "
                        f"not {ppm:g}")
-    return tiles or 1, ppm or 0.0, rest
+    return tiles or least, ppm or 0.0, rest
 
 
 def _params(name: str, argv: list[str]) -> dict[str, int]:
-    params = KERNELS[name][1]
+    params = (KERNELS.get(name) or SYSTEM_ONLY[name])[1]
     values = dict(params)
     it = iter(argv)
     for tok in it:

@@ -16,130 +16,30 @@ GEMV uses, so they never meet the GEMV's weights, x or results.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
-from fractions import Fraction
 
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
-from ..isa import BY_MNEMONIC, DTYPES, stream_width
 from .builder import Builder, KernelError
 from .gemv import HEMIS, build_gemv, check_multiple, plane_stores
+from .multitile import (
+    LINK_BUFFER,
+    DeskewPlan,
+    Diagonals,
+    E,
+    W,
+    assemble_system,
+    check_ppm,
+    check_tiles,
+    deskew_plan,
+    deskew_queue,
+    is_deskew,
+    place_deskews,
+    plan_text,
+)
 
-DESKEW_T = 4  # freeze budget of one RUNTIME_DESKEW (cycles): sets the deskew period
-DESKEW_CAP = 2000  # longest deskew period (schedule cycles)
-LINK_BUFFER = 8  # vectors a receiver's elastic buffer holds (LinkReceiver depth, hw/c2c_link.py)
-E, W = 0, 1
-
-
-@dataclass(frozen=True)
-class DeskewPlan:
-    """How a program stays aligned under clocks up to ``ppm`` apart from the root's.
-
-    ``period`` D: schedule cycles between RUNTIME_DESKEWs (None: none needed); ``t``: their
-    operand; ``margin``: cycles a RECV waits beyond ``delivery_bound`` after its SEND."""
-
-    ppm: float
-    period: int | None
-    t: int
-    margin: int
-
-
-def deskew_plan(ppm: float, cap: int = DESKEW_CAP, budget: int = DESKEW_T) -> DeskewPlan:
-    """The RUNTIME_DESKEW period D, its operand t and the RECV margin for clocks that run at
-    most ``ppm`` (frequency, parts per million) off the root's.
-
-    * Drift rate: a tile P ppm slow counts rho = P / (1e6 - P) root (HAC) cycles more per own
-      cycle (a fast one fewer), so over w wall cycles its HAC moves at most ceil(rho * w) away.
-    * ``RUNTIME_DESKEW t`` freezes ``t - drift`` and stops the tile when the drift since the
-      last deskew exceeds t. Between two deskews a tile runs D schedule cycles plus at most t
-      frozen ones, so t must exceed that drift plus one count of HAC alignment:
-      ``t >= ceil(rho * (D + t)) + 2``.
-    * D is the largest period the freeze budget ``budget`` (4 cycles) allows,
-      ``D = floor((budget - 2) / rho - budget)``, but at most ``cap`` (2000); then t is the
-      smallest value that satisfies the inequality for that D. The freeze cost is about
-      t / D, at most 2 rho (2 % at 1 %, 0.15 % at 100 ppm).
-    * Between two deskews the longest wall stretch is below D + 2t (a fast tile freezes up to
-      2t - 1), so two tiles, each within one HAC count of the root, are at most
-      ``margin = ceil(2 * rho * (D + 2t)) + 2`` cycles apart: a RECV waits that long on top of
-      ``delivery_bound`` after its SEND.
-    * P = 0: no RUNTIME_DESKEW (period None, t 0) and margin 2 (the HACs' one count each).
-    """
-    if not isinstance(ppm, (int, float)) or ppm != ppm or not 0 <= ppm < 1e6:
-        raise KernelError(f"--ppm is a worst-case clock offset from 0 to below 1e6, not {ppm}")
-    p = Fraction(str(ppm))
-    if p == 0:
-        return DeskewPlan(float(ppm), None, 0, 2)
-    rho = p / (10**6 - p)
-    period = min(cap, math.floor((budget - 2) / rho - budget))
-    if period < 1:
-        raise KernelError(f"--ppm {ppm}: a RUNTIME_DESKEW of {budget} cycles cannot absorb "
-                          "this drift")
-    t = 3
-    while t < math.ceil(rho * (period + t)) + 2:
-        t += 1
-    margin = math.ceil(2 * rho * (period + 2 * t)) + 2
-    return DeskewPlan(float(ppm), period, t, margin)
-
-
-# Stream bookkeeping: which stream diagonals the placed instructions use.
-
-def _stream_value(text) -> int:
-    return (W << 5 if text[0] == "W" else 0) | int(text[1:])
-
-
-def _op_writes(op) -> list[tuple[int, int, int]]:
-    """(direction, stream, hold) of every stream register op loads; hold is the first cycle
-    the value is in the register (issue + latency + 1)."""
-    mnemonic, *suffixes = op.name.split(".")
-    instr = BY_MNEMONIC[mnemonic]
-    if not instr.writes:
-        return []
-    values = {f.name: DTYPES.index(sfx) for f, sfx in zip(instr.dtype_fields, suffixes, strict=True)}
-    for f, arg in zip(instr.operand_fields, op.args, strict=True):
-        values[f.name] = _stream_value(arg) if f.kind == "stream" else arg
-    out = []
-    for name, spec in instr.writes:
-        v = values[name]
-        for j in range(stream_width(instr, values, spec)):
-            out.append((v >> 5, (v & 31) + j, op.cycle + instr.latency + 1))
-    return out
-
-
-class _Diagonals:
-    """A value loaded into stream s at position p in cycle h is at position q in cycle
-    h + |q - p|: one diagonal of (position, cycle). A diagonal no other instruction writes
-    carries a value from its producer to its consumer untouched and touches nothing else."""
-
-    def __init__(self, b: Builder):
-        self.b = b
-        self.used: set[tuple[int, int, int]] = set()
-        touched = {E: set(), W: set()}
-        for queue, ops in b.ops.items():
-            p = b.cfg.queue_by_name[queue].slice.position
-            for op in ops:
-                for d, s, hold in _op_writes(op):
-                    self.used.add(self.key(d, s, hold, p))
-                    touched[d].add(s)
-        # Streams the GEMV never writes first, then the others, high indices first.
-        self.order = {d: sorted(range(b.cfg.streams), key=lambda s, d=d: (s in touched[d], -s))
-                      for d in (E, W)}
-
-    @staticmethod
-    def key(d: int, s: int, hold: int, p: int) -> tuple[int, int, int]:
-        return (d, s, hold - p if d == E else hold + p)
-
-    def find(self, d: int, hold: int, p: int) -> int | None:
-        """A stream whose diagonal through (p, hold) in direction d is free, or None."""
-        for s in self.order[d]:
-            if self.key(d, s, hold, p) not in self.used:
-                return s
-        return None
-
-    def take(self, d: int, s: int, hold: int, p: int) -> str:
-        self.used.add(self.key(d, s, hold, p))
-        return f"{'EW'[d]}{s}"
+__all__ = ["DeskewPlan", "Vector", "deskew_plan", "split_gemv", "split_gemv_sources"]
 
 
 @dataclass
@@ -149,23 +49,6 @@ class Vector:
     block: int
     plane: int
     send: int
-
-
-def _deskew_queue(used: set[str]) -> str:
-    """The C2C queue that issues the RUNTIME_DESKEWs: C2C_W unless it carries this tile's link."""
-    return "C2C_E" if "C2C_W" in used and "C2C_E" not in used else "C2C_W"
-
-
-def _is_deskew(plan: DeskewPlan, t: int) -> bool:
-    return plan.period is not None and t > 0 and t % plan.period == 0
-
-
-def _place_deskews(b: Builder, plan: DeskewPlan, queue: str, last: int) -> None:
-    """RUNTIME_DESKEW t at every multiple of D before ``last`` (the tile's last SEND/RECV)."""
-    if plan.period is None:
-        return
-    for c in range(plan.period, last, plan.period):
-        b.put(queue, c, "RUNTIME_DESKEW", plan.t, comment="re-align to the root's clock")
 
 
 def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, int],
@@ -178,7 +61,7 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
                    f"y = x @ w[:, {first}:{first + nt}], sent to tile 0 on {port[0]} link "
                    f"{port[1]}")
     b = g.b
-    diags = _Diagonals(b)
+    diags = Diagonals(b)
     c2c, link = port
     c = b.pos(c2c)
     frame = link_format(cfg).frame_words
@@ -213,9 +96,9 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
         vectors.append(Vector(first // cfg.lanes + nb, j, t))
         last = t
     if deskew:
-        _place_deskews(b, plan, _deskew_queue({c2c}), last)
+        place_deskews(b, plan, deskew_queue({c2c}), last)
     notes = [*g.notes, f"{len(vectors)} vectors to tile 0, the last SENT in cycle {last}",
-             f"deskew: {_plan_text(plan)}"]
+             f"deskew: {plan_text(plan)}"]
     return b, notes, vectors
 
 
@@ -229,10 +112,10 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
     g = build_gemv(cfg, k, nt, y_len=n, title=f"split gemv k={k} n={n}, tile 0 (root): "
                    f"y[0:{nt}] = x @ w[:, 0:{nt}], y[{nt}:{n}] received from the other tiles")
     b = g.b
-    diags = _Diagonals(b)
+    diags = Diagonals(b)
     bound = delivery_bound(cfg)
     places = [(sl, bank) for h in HEMIS for sl, bank in plane_stores(cfg, h)]
-    deskew_q = _deskew_queue({port[0] for port, _ in incoming})
+    deskew_q = deskew_queue({port[0] for port, _ in incoming})
     queues = [deque(vs) for _, vs in incoming]
     last = [-1] * len(incoming)
     recvs: list[list[int]] = [[] for _ in incoming]
@@ -250,7 +133,7 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
         r = max(vec.send + bound + plan.margin, last[i] + 1)
         while True:
             w = r + 1 + hops
-            ok = b.free(c2c, r) and not (c2c == deskew_q and _is_deskew(plan, r)) and \
+            ok = b.free(c2c, r) and not (c2c == deskew_q and is_deskew(plan, r)) and \
                 b.free(q, w) and b.free(q, w + 1)
             s = diags.find(d, r + 2, c) if ok else None
             if s is not None:
@@ -269,38 +152,23 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
               if rs[j] + plan.margin > vs[j + LINK_BUFFER].send}
              for (_, vs), rs in zip(incoming, recvs, strict=True)]
     if deskew:
-        _place_deskews(b, plan, deskew_q, final)
-    return b, [*g.notes, f"deskew: {_plan_text(plan)}"], early
-
-
-def _plan_text(plan: DeskewPlan) -> str:
-    if plan.period is None:
-        return f"ppm {plan.ppm:g}: no RUNTIME_DESKEW; RECV margin {plan.margin}"
-    return (f"ppm {plan.ppm:g}: RUNTIME_DESKEW {plan.t} every {plan.period} cycles; RECV "
-            f"margin {plan.margin}")
+        place_deskews(b, plan, deskew_q, final)
+    return b, [*g.notes, f"deskew: {plan_text(plan)}"], early
 
 
 def split_gemv_sources(cfg: TileConfig, k: int, n: int, tiles: int, ppm: float = 0.0,
                        deskew: bool = True) -> tuple[list[str], dict]:
     """Assembly per tile and the system symbols of y = x @ w split over ``tiles`` tiles.
     ``deskew=False`` leaves the RUNTIME_DESKEWs out (the negative control)."""
-    from ..system import Part, SystemSymbol, star_links  # numpy: only when a system is built
+    from ..system import Part, SystemSymbol  # numpy: only when a system is built
 
-    if isinstance(tiles, bool) or not isinstance(tiles, int) or not 1 <= tiles <= 4:
-        raise KernelError(f"--tiles must be 1 to 4, not {tiles}")
-    try:
-        links = star_links(tiles, cfg)
-    except ValueError as e:
-        raise KernelError(str(e)) from None
+    links = check_tiles(cfg, tiles)
     check_multiple(cfg, k=k, n=n)
     if n % (tiles * cfg.lanes):
         raise KernelError(f"--n must split into {tiles} equal blocks of whole vectors: a "
                           f"multiple of {tiles} x {cfg.lanes} lanes = {tiles * cfg.lanes}, "
                           f"not {n}")
-    limit = 1e6 / cfg.hac_epoch
-    if ppm >= limit:
-        raise KernelError(f"--ppm {ppm:g} is more drift than the HAC tracks (one trim per "
-                          f"{cfg.hac_epoch}-cycle epoch: below {limit:g} ppm)")
+    check_ppm(cfg, ppm)
     plan = deskew_plan(ppm)
     nt = n // tiles
     texts: list[str | None] = [None] * tiles
@@ -333,15 +201,5 @@ def split_gemv_sources(cfg: TileConfig, k: int, n: int, tiles: int, ppm: float =
 def split_gemv(cfg: TileConfig, k: int, n: int, tiles: int, ppm: float = 0.0,
                deskew: bool = True):
     """The split GEMV as a SystemImage: each tile's source assembled and scheduled."""
-    import dataclasses
-
-    from ..asm import assemble_text
-    from ..schedule import schedule
-    from ..system import SystemImage, star_links
-
     texts, symbols = split_gemv_sources(cfg, k, n, tiles, ppm, deskew)
-    programs = []
-    for i, text in enumerate(texts):
-        prog = assemble_text(f"gemv.tile{i}.s", text)
-        programs.append(dataclasses.replace(prog, queues=schedule(prog).lowered))
-    return SystemImage(cfg, programs, star_links(tiles, cfg), symbols, "gemv.lpxs")
+    return assemble_system(cfg, texts, symbols, "gemv")
