@@ -8,7 +8,7 @@ from ..sw.config import TileConfig
 
 def unit_factories(config: TileConfig) -> dict:
     """Name -> zero-argument constructor of the unit's component for ``config``."""
-    from ..sw.c2c import FrameFormat
+    from ..sw.c2c import link_format
     from .c2c import C2cPort
     from .c2c_link import LinkEnd
     from .decoder import Decoder
@@ -26,7 +26,7 @@ def unit_factories(config: TileConfig) -> dict:
         "sxm": lambda: Sxm(config),
         "c2c_port": lambda: C2cPort(config),
         "hac": lambda: Hac(config.hac_epoch),
-        "c2c_link_end": lambda: LinkEnd(FrameFormat(config.lanes, 32), config.hac_epoch),
+        "c2c_link_end": lambda: LinkEnd(link_format(config), config.hac_epoch),
     }
     try:
         from .mxm import Mxm

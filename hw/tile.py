@@ -242,7 +242,7 @@ class Tile(wiring.Component):
                     m.d.comb += [end.send.eq(port.tx_valid[n] & ~err_now),
                                  end.send_payload.eq(port.tx_data[n]),
                                  port.rx_valid[n].eq(end.r_valid),
-                                 port.rx_data[n].eq(end.r_payload[:len(port.rx_data[n])]),
+                                 port.rx_data[n].eq(end.r_payload[:8 * cfg.lanes]),
                                  end.r_take.eq(port.rx_take[n] & active)]
                 queues[s.name], unit_error[s.name] = queue, port.error
                 stalls.append(port.stall)

@@ -1,0 +1,179 @@
+"""``make bench``, C2C part: the link between tiles on the Verilator model of a star of tiles.
+
+* **Latency**: a leaf SENDs one vector in schedule cycle s, the root RECVs it in s + d. For
+  every d the program runs once (tiles started on one HAC epoch); the smallest d whose RECV
+  finds the vector is the link latency, SEND issue to RECV, compared with
+  ``delivery_bound``, the latency the golden model and the kernels assume.
+* **Bandwidth**: a leaf SENDs ``VECTORS`` vectors back to back, one per frame (the most the
+  link takes), the root RECVs every one on its scheduled cycle and stores it; payload
+  achieved against the link's raw bits per cycle.
+* **Deskew share**: the split GEMV on four tiles at each clock set: each tile's frozen
+  cycles (RUNTIME_DESKEW) as a share of its cycles, RTL and golden.
+* **Size**: the HAC and one link port (``LinkEnd``) on ECP5 and iCE40, from Yosys.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..sw.backends import rtl_job, rtl_result
+from ..sw.c2c import delivery_bound, link_format
+from ..sw.config import TileConfig
+from ..sw.hostmap import HostMap
+from ..sw.kernels.gemv_split import split_gemv
+from ..sw.kernels.multitile import assemble_system
+from ..sw.system import Part, SystemSymbol, run_system_golden, star_links
+from .rtl_system import SystemJob, model_tiles, run_system_jobs
+from .rtl_tile import Job
+
+CONFIG = "small"
+VECTORS = 64
+SEND_AT = 15  # the leaf's first SEND (READ at MEM_W0 in cycle 10, 5 positions to C2C_W)
+TO_MEM = 4  # RECV at C2C_E in cycle r: its vector reaches MEM_E1 in r + 4
+CLOCK_SETS = {"0 ppm": [0, 0, 0, 0], "±100 ppm": [0, 100, -100, 100],
+              "±1000 ppm": [0, 1000, -1000, 1000], "±1 %": [0, 10_000, -10_000, 10_000]}
+
+
+def _header(cfg: TileConfig) -> str:
+    return ".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items()) + "\n"
+
+
+def transfer(cfg: TileConfig, vectors: int, delay: int):
+    """Leaf (tile 1) SENDs ``vectors`` vectors of ``v``, one per frame; the root RECVs each
+    ``delay`` cycles after its SEND and writes it to ``out``."""
+    frame = link_format(cfg).frame_words
+    leaf = [_header(cfg), f".data v i8[{vectors},{cfg.lanes}] MEM_W0:0x0\n", ".queue MEM_W0.0\n"]
+    leaf += [f"@{SEND_AT - 5 + i * frame} READ {i}, W7\n" for i in range(vectors)]
+    leaf += [".queue C2C_W\n"] + [f"@{SEND_AT + i * frame} SEND W7, 0\n" for i in range(vectors)]
+    root = [_header(cfg), f".data out i8[{vectors},{cfg.lanes}] MEM_E1:0x0\n", ".queue C2C_E\n"]
+    root += [f"@{SEND_AT + delay + i * frame} RECV 0, W7\n" for i in range(vectors)]
+    root += [".queue MEM_E1.0\n"]
+    root += [f"@{SEND_AT + delay + TO_MEM + i * frame} WRITE {i}, W7\n" for i in range(vectors)]
+    symbols = {"v": SystemSymbol("v", "i8", (vectors, cfg.lanes), (Part(1, "v"),)),
+               "out": SystemSymbol("out", "i8", (vectors, cfg.lanes), (Part(0, "out"),))}
+    return assemble_system(cfg, ["".join(root), "".join(leaf)], symbols, "transfer")
+
+
+def _jobs(cfg, system, inputs, outputs, tiles):
+    hmap = HostMap(cfg)
+    jobs = []
+    for program, load, names in zip(system.programs, system.scatter(inputs),
+                                    system.reads(outputs), strict=True):
+        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
+        jobs.append(rtl_job(program, load, words, 100_000))
+    return jobs + [Job([], [], 1000)] * (tiles - system.tiles)
+
+
+def _results(system, outputs, results):
+    return [rtl_result(p, r, names) for p, r, names in
+            zip(system.programs, results, system.reads(outputs), strict=False)]
+
+
+def latency_and_bandwidth(cfg: TileConfig, ppm: list[float]) -> list[str]:
+    tiles = model_tiles(cfg)
+    rng = np.random.default_rng(0)
+    bound = delivery_bound(cfg)
+    delays = list(range(4, bound + 3))
+    cases = []
+    for d in delays:
+        v = rng.integers(-128, 128, (1, cfg.lanes), dtype=np.int8)
+        cases.append((transfer(cfg, 1, d), {"v": v}))
+    stream = rng.integers(-128, 128, (VECTORS, cfg.lanes), dtype=np.int8)
+    cases.append((transfer(cfg, VECTORS, bound + 2), {"v": stream}))
+    jobs = [SystemJob(_jobs(cfg, s, i, ["out"], tiles)) for s, i in cases]
+    run = run_system_jobs(cfg, tiles, star_links(tiles, cfg), ppm, jobs)
+    ok = []
+    for (system, inputs), results in zip(cases, run.jobs, strict=True):
+        tiles_out = _results(system, ["out"], results)
+        good = all(t.error is None for t in tiles_out) and np.array_equal(
+            system.gather(["out"], [t.outputs for t in tiles_out])["out"], inputs["v"])
+        ok.append(good)
+    first = next((d for d, g in zip(delays, ok, strict=False) if g), None)
+    holds = all(ok[delays.index(d)] for d in delays if first is not None and d >= first)
+    f = link_format(cfg)
+    stream_ok = ok[-1]
+    stream_cycles = (VECTORS - 1) * f.frame_words + 1
+    return [
+        f"| {', '.join(f'{p:+g}' for p in ppm[:2])} | {first} | {'yes' if holds else 'NO'} | "
+        f"{bound} | {VECTORS} in {stream_cycles} cycles, {'all' if stream_ok else 'NOT all'} "
+        f"delivered | {8 * cfg.lanes * VECTORS / stream_cycles:.1f} of {f.link_bits} "
+        f"({100 * 8 * cfg.lanes * VECTORS / stream_cycles / f.link_bits:.0f} %) |"]
+
+
+def deskew_share(cfg: TileConfig, k: int, n: int) -> list[str]:
+    tiles = model_tiles(cfg)
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, k, dtype=np.int8)
+    w = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    expect = (x.astype(np.int64) @ w.astype(np.int64)).astype(np.int32)
+    rows = []
+    for label, ppm in CLOCK_SETS.items():
+        worst = max(abs(p) for p in ppm)
+        system = split_gemv(cfg, k, n, 4, worst)
+        inputs = {"x": x, "w": w}
+        run = run_system_jobs(cfg, tiles, star_links(tiles, cfg), ppm,
+                              [SystemJob(_jobs(cfg, system, inputs, ["y"], tiles))])
+        got = _results(system, ["y"], run.jobs[0])
+        gold = run_system_golden(system, inputs, ["y"], ppm)
+        exact = all(t.error is None for t in got) and np.array_equal(
+            system.gather(["y"], [t.outputs for t in got])["y"], expect)
+        same = all(r.cycles - r.frozen == g.cycles - g.frozen
+                   for r, g in zip(got, gold.tiles, strict=True))
+        share = ", ".join(f"{100 * t.frozen / t.cycles:.2f} %" for t in got)
+        gshare = ", ".join(f"{100 * t.frozen / t.cycles:.2f} %" for t in gold.tiles)
+        rows.append(f"| {label} | {got[0].cycles} | {'yes' if exact else 'NO'} | "
+                    f"{'yes' if same else 'NO'} | {share} | {gshare} |")
+    return rows
+
+
+def sizes(config: str) -> list[str]:
+    from ..hw.catalog import unit_factories
+    from ..hw.synth import synthesize
+    from .harness import write_verilog
+
+    units = unit_factories(TileConfig.named(config))
+    rows = []
+    for unit in ("hac", "c2c_link_end"):
+        top = f"{unit}_{config}"
+        path = write_verilog(units[unit](), top)
+        for family in ("ecp5", "ice40"):
+            r = synthesize(path, top, family)
+            rows.append(f"| {unit} | {family} | {r['LUT']} | {r['FF']} |")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lpu.verif.bench_c2c", description=__doc__)
+    ap.add_argument("--k", type=int, default=128)
+    ap.add_argument("--n", type=int, default=256)
+    args = ap.parse_args(argv)
+    cfg = TileConfig.named(CONFIG)
+    f = link_format(cfg)
+    print(f"\n## C2C links (`{CONFIG}` tile: {cfg.lanes}-byte vectors on {f.link_bits}-bit "
+          f"link words, {f.frame_words}-word frames, HAC epoch {cfg.hac_epoch})\n")
+    print("| clocks (root, leaf ppm) | latency: first RECV delay that finds the vector "
+          "(cycles) | every longer delay too | delivery_bound | back-to-back stream | "
+          "payload bits per cycle of the link's |")
+    print("|---|---:|:---:|---:|---|---:|")
+    for ppm in ([0, 0, 0, 0], [0, 1000, -1000, 1000], [0, -10_000, 10_000, -10_000]):
+        for row in latency_and_bandwidth(cfg, ppm):
+            print(row, flush=True)
+    print(f"\nSplit GEMV {args.k}x{args.n} on 4 tiles (RUNTIME_DESKEW period from the "
+          "clock set's worst ppm):\n")
+    print("| clocks | root cycles | bit-exact | schedule cycles == golden | frozen share "
+          "per tile (RTL) | frozen share (golden) |")
+    print("|---|---:|:---:|:---:|---|---|")
+    for row in deskew_share(cfg, args.k, args.n):
+        print(row, flush=True)
+    print("\nSize (Yosys, before place and route):\n")
+    print("| block | arch | LUT | FF |")
+    print("|---|---|---:|---:|")
+    for row in sizes(CONFIG):
+        print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
