@@ -52,6 +52,7 @@ resources: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m lpu.sw.bench
 	$(BIN)/python -m lpu.verif.bench_rtl
+	$(BIN)/python -m lpu.verif.bench_c2c
 
 docs: $(STAMP)
 	$(BIN)/lpu isa-doc -o docs/isa.md

@@ -40,6 +40,7 @@ CLOCKS = {
 #: Root cycles the HAC offset monitor watches after bring-up, per clock set.
 HAC_CYCLES = {"0ppm": 20_000, "100ppm": 20_000, "1000ppm": 1_000_000 if LONG else 100_000,
               "1pct": 100_000}
+LEAD_IN = 2000
 FLIP_WIRE = 1  # star link 0, tile 1 -> root: only DATA frames cross it while a program runs
 
 
@@ -53,12 +54,14 @@ def gemv_case(k: int, n: int, tiles: int, ppm: float, deskew: bool = True, seed:
     return system, {"x": x, "w": w}, ["y"], {"y": expect.astype(np.int32)}
 
 
-def pingpong_case(rounds: int, tiles: int, ppm: float, seed: int = 0):
+def pingpong_case(rounds: int, tiles: int, ppm: float, seed: int = 0, deskew: bool = True,
+                  start: int = 0):
     rng = np.random.default_rng(seed)
     a = rng.integers(-128, 128, (rounds, CFG.lanes), dtype=np.int8)
     add = (1 + np.arange(rounds) % (tiles - 1))[:, None]
     expect = (a.astype(np.int16) + add).astype(np.int8)
-    return pingpong(CFG, rounds, tiles, ppm), {"a": a}, ["out"], {"out": expect}
+    system = pingpong(CFG, rounds, tiles, ppm, deskew=deskew, start=start)
+    return system, {"a": a}, ["out"], {"out": expect}
 
 
 @cache
@@ -72,7 +75,10 @@ def cases(clock: str) -> dict:
         "pingpong_4x": (*pingpong_case(96, 4, worst, seed=1), None),
     }
     if clock == "1pct":
-        out["gemv_4x_no_deskew"] = (*gemv_case(8, 2016, 4, worst, deskew=False, seed=2), None)
+        # 2000 cycles before the first SEND: 20 cycles of drift at 1 %, beyond any slack.
+        out["pingpong_late"] = (*pingpong_case(16, 2, worst, seed=2, start=LEAD_IN), None)
+        out["pingpong_late_no_deskew"] = (*pingpong_case(16, 2, worst, seed=2, deskew=False,
+                                                         start=LEAD_IN), None)
         out["gemv_2x_flipped_bit"] = (*gemv_case(64, 32, 2, worst, seed=3), FLIP_WIRE)
     return out
 
@@ -143,15 +149,28 @@ def test_split_kernel_matches_golden_under_drift(clock, name):
 
 
 def test_without_deskew_the_receive_fails_under_drift():
-    """Negative control: the split GEMV at 1 % drift with its RUNTIME_DESKEWs replaced by NOPs
-    stops with the error flag raised by a RECV on the root that finds no vector; the golden
-    model stops the same way."""
+    """Negative control: a ping-pong whose first SEND comes 2000 cycles after START, at 1 %
+    drift. With its RUNTIME_DESKEWs it runs bit-exact on golden and RTL; with them replaced by
+    NOPs the leaf (1 % fast) issues a RECV before the vector can have arrived and stops with
+    the error flag, its C2C queue the source, as the golden model predicts."""
     _, results, _ = run("1pct")
-    _, gold = _golden("gemv_4x_no_deskew", "1pct")
+    system, _, outputs, expect, _ = cases("1pct")["pingpong_late"]
+    _, gold = _golden("pingpong_late", "1pct")
+    assert gold.error is None, gold.error
+    tiles = [rtl_result(p, res, names) for p, res, names in
+             zip(system.programs, results["pingpong_late"], system.reads(outputs), strict=False)]
+    assert all(t.error is None for t in tiles), [t.error for t in tiles]
+    got = system.gather(outputs, [t.outputs for t in tiles])
+    np.testing.assert_array_equal(got["out"], expect["out"])
+
+    _, gold = _golden("pingpong_late_no_deskew", "1pct")
     assert gold.error is not None and "no vector arrived" in gold.error.message
-    root = results["gemv_4x_no_deskew"][0]
-    assert root.status & 4 and not root.timeout, root
-    assert any(e.startswith("C2C_") and "link" not in e for e in root.errors), root.errors
+    failed = [(t, r.errors) for t, r in enumerate(results["pingpong_late_no_deskew"][:2])
+              if r.status & 4]
+    assert failed, results["pingpong_late_no_deskew"][:2]
+    assert all(not r.timeout for r in results["pingpong_late_no_deskew"][:2])
+    assert all(any(e.startswith("C2C_") and "link" not in e for e in errs)
+               for _, errs in failed), failed
 
 
 def test_flipped_wire_bit_is_caught_counted_and_flagged():

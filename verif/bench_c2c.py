@@ -7,6 +7,8 @@
 * **Bandwidth**: a leaf SENDs ``VECTORS`` vectors back to back, one per frame (the most the
   link takes), the root RECVs every one on its scheduled cycle and stores it; payload
   achieved against the link's raw bits per cycle.
+* **Alignment**: per clock set, cycles to bring the links up and the range of every child's
+  HAC offset from the root's over ``--watch`` root cycles.
 * **Deskew share**: the split GEMV on four tiles at each clock set: each tile's frozen
   cycles (RUNTIME_DESKEW) as a share of its cycles, RTL and golden.
 * **Size**: the HAC and one link port (``LinkEnd``) on ECP5 and iCE40, from Yosys.
@@ -102,20 +104,28 @@ def latency_and_bandwidth(cfg: TileConfig, ppm: list[float]) -> list[str]:
         f"({100 * 8 * cfg.lanes * VECTORS / stream_cycles / f.link_bits:.0f} %) |"]
 
 
-def deskew_share(cfg: TileConfig, k: int, n: int) -> list[str]:
+def per_clock_set(cfg: TileConfig, k: int, n: int, watch: int) -> tuple[list[str], list[str]]:
+    """Per clock set, one simulator run: bring-up, the HAC offset monitor over ``watch`` root
+    cycles, then the split GEMV on four tiles. Returns the alignment and the deskew rows."""
     tiles = model_tiles(cfg)
     rng = np.random.default_rng(1)
     x = rng.integers(-128, 128, k, dtype=np.int8)
     w = rng.integers(-128, 128, (k, n), dtype=np.int8)
     expect = (x.astype(np.int64) @ w.astype(np.int64)).astype(np.int32)
-    rows = []
+    align, deskew = [], []
     for label, ppm in CLOCK_SETS.items():
         worst = max(abs(p) for p in ppm)
         system = split_gemv(cfg, k, n, 4, worst)
         inputs = {"x": x, "w": w}
         run = run_system_jobs(cfg, tiles, star_links(tiles, cfg), ppm,
-                              [SystemJob(_jobs(cfg, system, inputs, ["y"], tiles))])
-        got = _results(system, ["y"], run.jobs[0])
+                              [SystemJob([], idle_cycles=watch),
+                               SystemJob(_jobs(cfg, system, inputs, ["y"], tiles))])
+        offsets = run.offsets[0]
+        low, high = min(o[0] for o in offsets), max(o[1] for o in offsets)
+        trims = [port["trims"] for tile in run.links[1] for port in tile if port["trims"]]
+        align.append(f"| {label} | {run.bringup_cycles} | {low:+d} .. {high:+d} | "
+                     f"{run.samples[0]:,} | {', '.join(map(str, trims)) or '0'} |")
+        got = _results(system, ["y"], run.jobs[1])
         gold = run_system_golden(system, inputs, ["y"], ppm)
         exact = all(t.error is None for t in got) and np.array_equal(
             system.gather(["y"], [t.outputs for t in got])["y"], expect)
@@ -123,9 +133,9 @@ def deskew_share(cfg: TileConfig, k: int, n: int) -> list[str]:
                    for r, g in zip(got, gold.tiles, strict=True))
         share = ", ".join(f"{100 * t.frozen / t.cycles:.2f} %" for t in got)
         gshare = ", ".join(f"{100 * t.frozen / t.cycles:.2f} %" for t in gold.tiles)
-        rows.append(f"| {label} | {got[0].cycles} | {'yes' if exact else 'NO'} | "
-                    f"{'yes' if same else 'NO'} | {share} | {gshare} |")
-    return rows
+        deskew.append(f"| {label} | {got[0].cycles} | {'yes' if exact else 'NO'} | "
+                      f"{'yes' if same else 'NO'} | {share} | {gshare} |")
+    return align, deskew
 
 
 def sizes(config: str) -> list[str]:
@@ -146,8 +156,10 @@ def sizes(config: str) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lpu.verif.bench_c2c", description=__doc__)
-    ap.add_argument("--k", type=int, default=128)
+    ap.add_argument("--k", type=int, default=96)
     ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--watch", type=int, default=100_000,
+                    help="root cycles the HAC offset monitor watches per clock set")
     args = ap.parse_args(argv)
     cfg = TileConfig.named(CONFIG)
     f = link_format(cfg)
@@ -160,13 +172,18 @@ def main(argv=None) -> int:
     for ppm in ([0, 0, 0, 0], [0, 1000, -1000, 1000], [0, -10_000, 10_000, -10_000]):
         for row in latency_and_bandwidth(cfg, ppm):
             print(row, flush=True)
+    align, deskew = per_clock_set(cfg, args.k, args.n, args.watch)
+    print("\nHAC alignment, four tiles (root, then three children):\n")
+    print("| clocks (children vs root) | bring-up (root cycles) | HAC offset, child - root, "
+          "at every root clock edge | root cycles watched | trims per child |")
+    print("|---|---:|:---:|---:|---|")
+    print("\n".join(align))
     print(f"\nSplit GEMV {args.k}x{args.n} on 4 tiles (RUNTIME_DESKEW period from the "
           "clock set's worst ppm):\n")
     print("| clocks | root cycles | bit-exact | schedule cycles == golden | frozen share "
           "per tile (RTL) | frozen share (golden) |")
     print("|---|---:|:---:|:---:|---|---|")
-    for row in deskew_share(cfg, args.k, args.n):
-        print(row, flush=True)
+    print("\n".join(deskew), flush=True)
     print("\nSize (Yosys, before place and route):\n")
     print("| block | arch | LUT | FF |")
     print("|---|---|---:|---:|")

@@ -88,8 +88,9 @@ class Round:
 
 
 class _Planner:
-    def __init__(self, cfg: TileConfig, rounds: int, tiles: int, plan: DeskewPlan, links):
-        self.cfg, self.rounds, self.plan = cfg, rounds, plan
+    def __init__(self, cfg: TileConfig, rounds: int, tiles: int, plan: DeskewPlan, links,
+                 start: int = 0):
+        self.cfg, self.rounds, self.plan, self.start = cfg, rounds, plan, start
         self.bound = delivery_bound(cfg)
         self.frame = link_format(cfg).frame_words
         self.links = [_Link(leaf[0], root[1:], leaf[1:]) for root, leaf in links]
@@ -148,7 +149,7 @@ class _Planner:
         sl, q, addr = self.word("a", r)
         pc, m = b.pos(c2c), b.pos(sl)
         hops, d = abs(pc - m), (E if pc > m else W)
-        s = max(self.first_send(lk.down), READ_LAT + hops)
+        s = max(self.first_send(lk.down), READ_LAT + hops, self.start)
         while True:
             rd = s - READ_LAT - hops
             if self.c2c_free(root, c2c, s) and b.free(q, rd):
@@ -284,12 +285,15 @@ def _check(cfg: TileConfig, rounds: int, tiles: int, ppm: float):
 
 
 def pingpong_rounds(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0.0,
-                    deskew: bool = True) -> tuple[list[str], dict, list[Round]]:
-    """Assembly per tile, the system symbols and every round's cycles of the ping-pong."""
+                    deskew: bool = True, start: int = 0) -> tuple[list[str], dict, list[Round]]:
+    """Assembly per tile, the system symbols and every round's cycles of the ping-pong; the
+    first SEND no earlier than schedule cycle ``start`` (a lead-in over which clocks drift)."""
     from ..system import Part, SystemSymbol  # numpy: only when a system is built
 
     links, plan = _check(cfg, rounds, tiles, ppm)
-    planner = _Planner(cfg, rounds, tiles, plan, links)
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise KernelError(f"start must be a cycle number, not {start!r}")
+    planner = _Planner(cfg, rounds, tiles, plan, links, start)
     for r in range(rounds):
         planner.round(r)
     texts = planner.render(deskew)
@@ -299,18 +303,19 @@ def pingpong_rounds(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0
 
 
 def pingpong_sources(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0.0,
-                     deskew: bool = True) -> tuple[list[str], dict]:
+                     deskew: bool = True, start: int = 0) -> tuple[list[str], dict]:
     """Assembly per tile and the system symbols of the ping-pong."""
-    texts, symbols, _ = pingpong_rounds(cfg, rounds, tiles, ppm, deskew)
+    texts, symbols, _ = pingpong_rounds(cfg, rounds, tiles, ppm, deskew, start)
     return texts, symbols
 
 
 def pingpong(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0.0,
-             deskew: bool = True):
+             deskew: bool = True, start: int = 0):
     """The ping-pong as a SystemImage: ``rounds`` vectors from the root to leaf
     1 + r % (tiles - 1) and back, ``out[r] = a[r] + leaf`` (int8, wrapping), for clocks up to
-    ``ppm`` off the root's; ``deskew=False`` leaves the RUNTIME_DESKEWs out."""
-    texts, symbols = pingpong_sources(cfg, rounds, tiles, ppm, deskew)
+    ``ppm`` off the root's; ``deskew=False`` leaves the RUNTIME_DESKEWs out; ``start`` holds
+    the first SEND back to that cycle."""
+    texts, symbols = pingpong_sources(cfg, rounds, tiles, ppm, deskew, start)
     try:
         return assemble_system(cfg, texts, symbols, "pingpong")
     except LpuError as e:
