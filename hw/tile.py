@@ -10,6 +10,12 @@ Nothing is computed here that a unit could compute; the tile only
   one nothing lands (every unit's clock enable is low), the cycle after that the units are
   reset so that no in-flight effect lands later, and the queues stay frozen. The golden model
   stops in the same cycle;
+* gives every C2C link a ``LinkEnd`` (``hw/c2c_link.py``: serializer, elastic buffers, HAC)
+  that neither freezes nor resets with the program, takes the tile's HAC from its child port,
+  counts the HAC's trims since the last DESKEW / RUNTIME_DESKEW (the ``drift`` the C2C ports
+  subtract) and starts a program on the next HAC epoch boundary after START, emptying the
+  links' DATA buffers meanwhile (a vector a failed run left behind is never RECVed by the
+  next one);
 * freezes everything for the wall cycles a ``DESKEW``/``RUNTIME_DESKEW`` asks for;
 * decides "done" exactly as ``GoldenTile.step``: every queue has fetched HALT and no issued
   instruction has an effect still to land (``Instr.settle``);
@@ -243,7 +249,8 @@ class Tile(wiring.Component):
                                  end.send_payload.eq(port.tx_data[n]),
                                  port.rx_valid[n].eq(end.r_valid),
                                  port.rx_data[n].eq(end.r_payload[:8 * cfg.lanes]),
-                                 end.r_take.eq(port.rx_take[n] & active)]
+                                 end.r_take.eq((port.rx_take[n] & active) |
+                                               (armed & end.r_valid))]
                 queues[s.name], unit_error[s.name] = queue, port.error
                 stalls.append(port.stall)
                 anchors.append(port.anchor)

@@ -32,7 +32,8 @@ REG_ERROR = 0x10  # error source bits, 32 per register, ERROR_SOURCES order
 REG_LINK = 0x20  # two per link port: latency (bits 0-15) | trims (16-31), then dropped frames
 REG_BUSY = 0x40  # issue cycles of each queue, one register per queue in TileConfig.queues order
 
-CTRL_START = 1 << 0  # clear unit state, run every queue from address 0 at the next HAC epoch
+CTRL_START = 1 << 0  # clear unit state, empty the links' DATA buffers, run every queue from
+#                      address 0 at the next HAC epoch boundary
 CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory (region_words cycles)
 CTRL_ABORT = 1 << 2  # stop a running program (status ERROR with no error source)
 
