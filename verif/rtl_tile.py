@@ -31,10 +31,31 @@ TOP = "tile"
 BUILD_FLAGS = ("-O3",)
 PORTS_VLT = Path(__file__).with_name("tile_ports.vlt")
 #: Files whose content decides the generated tile Verilog, by package.
-_SOURCES = (("hw", "*.py"), ("sw", "isa.py"), ("sw", "config.py"), ("sw", "units.py"),
-            ("sw", "hostmap.py"), ("sw", "program.py"), ("sw", "c2c.py"))
-#: hw/ files that only report on the RTL (the unit catalogue, synthesis): not in the key.
-_NOT_RTL = ("catalog.py", "report.py", "synth.py")
+_SOURCES = (("sw", "isa.py"), ("sw", "config.py"), ("sw", "units.py"), ("sw", "hostmap.py"),
+            ("sw", "program.py"), ("sw", "c2c.py"))
+
+
+def tile_sources() -> list[Path]:
+    """The hw/ files the tile's Verilog is generated from: ``hw/tile.py`` and every hw module
+    it imports, directly or not (read from their relative imports), so that another hw file
+    (a bridge, the unit catalogue) does not force a rebuild."""
+    import ast
+    import importlib
+
+    folder = Path(importlib.import_module("lpu.hw").__file__).parent
+    todo, seen = ["tile"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or not (folder / f"{name}.py").exists():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    todo.append(node.module.split(".")[0])
+                else:
+                    todo += [alias.name for alias in node.names]
+    return sorted(folder / f"{name}.py" for name in seen)
 
 
 @dataclass
@@ -68,13 +89,12 @@ def _key(config: TileConfig, fault: str | None, waves: str | None, *extra) -> st
     h.update(PORTS_VLT.read_bytes())
     import importlib
 
-    for package, pattern in _SOURCES:
-        folder = Path(importlib.import_module(f"lpu.{package}").__file__).parent
-        for path in sorted(folder.glob(pattern)):
-            if package == "hw" and path.name in _NOT_RTL:
-                continue
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
+    paths = list(tile_sources())
+    for package, name in _SOURCES:
+        paths.append(Path(importlib.import_module(f"lpu.{package}").__file__).parent / name)
+    for path in paths:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
 
