@@ -272,10 +272,10 @@ def decode_request(hostmap: HostMap, frame: bytes, max_write: int = DEFAULT_MAX_
     size = 1 + h + (length * w if command == Command.WRITE else 0) + CRC_BYTES
     if len(frame) < size:
         raise FrameError(Status.TIMEOUT, f"frame of {len(frame)} bytes, its header says {size}")
-    if len(frame) > size:
-        raise ProtocolError(f"{len(frame) - size} bytes after the frame")
-    if crc16(frame[1:]) != 0:
+    if crc16(frame[1:size]) != 0:
         raise FrameError(Status.BAD_CHECKSUM, "CRC mismatch")
+    if len(frame) > size:  # the bridge would ignore them until the next sync byte
+        raise ProtocolError(f"{len(frame) - size} bytes after the frame")
     if command not in set(Command):
         raise FrameError(Status.BAD_COMMAND, f"unknown command {command:#04x}")
     if command == Command.STATUS:
