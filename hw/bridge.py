@@ -117,11 +117,11 @@ class UartBridge(wiring.Component):
         # Frame fields: command, address and length bytes shift in at the top.
         hdr = Signal(8 * H)
         cmd, addr, length = hdr[:8], hdr[8:8 + 8 * A], hdr[8 + 8 * A:]
-        total = Signal(8 * A + exact_log2(W))  # payload bytes of a WRITE
-        m.d.comb += total.eq(length << exact_log2(W))
-        n = Signal(len(total) + 1)  # byte count in the current part of a frame
+        n = Signal(range(max(H, up.STATUS_BYTES, up.CRC_BYTES)))  # byte of a header, CRC, info
         word = Signal(8 * A)  # word index of a transfer
-        byte = Signal(range(W))  # byte index in a word
+        byte = Signal(exact_log2(W))  # byte index in a word (wraps at W)
+        last_word, last_byte = Signal(), Signal()
+        m.d.comb += [last_word.eq(word == length - 1), last_byte.eq(byte == W - 1)]
         sreg = Signal(hmap.data_bits)  # the word being written or sent
         crc, tcrc = Signal(16), Signal(16)
         status = Signal(8)
@@ -179,7 +179,8 @@ class UartBridge(wiring.Component):
 
         # Received bytes: payload into the buffer, every byte after SYNC through the CRC.
         rx_crc = crc_next(crc, rx.data)
-        m.d.comb += [wp.addr.eq(n), wp.data.eq(rx.data), rp.addr.eq(n)]
+        m.d.comb += [wp.addr.eq(Cat(byte, word)), wp.data.eq(rx.data),
+                     rp.addr.eq(Cat(byte, word))]
         tx_crc = crc_next(tcrc, tx.i_stream.payload)
         sent = Signal()
         m.d.comb += sent.eq(tx.i_stream.valid & tx.i_stream.ready)
@@ -209,17 +210,19 @@ class UartBridge(wiring.Component):
                 with m.Else():
                     timeout_check()
             with m.State("DECODE"):
+                m.d.sync += [word.eq(0), byte.eq(0)]
                 with m.If((cmd == up.Command.WRITE) & (length != 0)):
                     m.next = "PAYLOAD"
                 with m.Else():
                     m.next = "CRC"
             with m.State("PAYLOAD"):
                 with m.If(rx.valid):
-                    m.d.comb += wp.en.eq(n < depth)
-                    m.d.sync += [crc.eq(rx_crc), n.eq(n + 1)]
-                    with m.If(n == total - 1):
-                        m.d.sync += n.eq(0)
-                        m.next = "CRC"
+                    m.d.comb += wp.en.eq(word < self.max_write)
+                    m.d.sync += [crc.eq(rx_crc), byte.eq(byte + 1)]
+                    with m.If(last_byte):
+                        m.d.sync += word.eq(word + 1)
+                        with m.If(last_word):
+                            m.next = "CRC"
                 with m.Else():
                     timeout_check()
             with m.State("CRC"):
@@ -261,15 +264,15 @@ class UartBridge(wiring.Component):
             with m.State("COMMIT_WAIT"):
                 m.next = "COMMIT_SHIFT"
             with m.State("COMMIT_SHIFT"):
-                m.d.sync += [sreg.eq(Cat(sreg[8:], rp.data)), n.eq(n + 1), byte.eq(byte + 1)]
-                with m.If(byte == W - 1):
+                m.d.sync += [sreg.eq(Cat(sreg[8:], rp.data)), byte.eq(byte + 1)]
+                with m.If(last_byte):
                     m.next = "COMMIT_WRITE"
                 with m.Else():
                     m.next = "COMMIT_WAIT"
             with m.State("COMMIT_WRITE"):
                 m.d.comb += self.host_we.eq(1)
                 m.d.sync += word.eq(word + 1)
-                with m.If(word == length - 1):
+                with m.If(last_word):
                     m.next = "REPLY_SYNC"
                 with m.Else():
                     m.next = "COMMIT_WAIT"
@@ -299,9 +302,9 @@ class UartBridge(wiring.Component):
                 send(sreg[:8])
                 with m.If(sent):
                     m.d.sync += [sreg.eq(sreg >> 8), byte.eq(byte + 1)]
-                    with m.If(byte == W - 1):
-                        m.d.sync += [byte.eq(0), word.eq(word + 1)]
-                        with m.If(word == length - 1):
+                    with m.If(last_byte):
+                        m.d.sync += word.eq(word + 1)
+                        with m.If(last_word):
                             m.next = "REPLY_CRC"
                         with m.Else():
                             m.next = "READ_ISSUE"
