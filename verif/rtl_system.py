@@ -27,7 +27,7 @@ from pathlib import Path
 from ..sw.config import TileConfig
 from ..sw.hostmap import HostMap
 from . import harness
-from .rtl_tile import BUILD_FLAGS, TOP, JobResult, _key, _log, _prune, _runner
+from .rtl_tile import TOP, JobResult, _key, _runner, build_model
 
 SYSTEM_TOP = "lpu_system"
 SYSTEM_TB = "lpu.verif.tb_system"
@@ -108,36 +108,20 @@ def system_verilog(config: TileConfig, tiles: int, wiring: list[tuple[Port, Port
 
 def build_system(config: TileConfig, tiles: int, wiring, verbose: bool = True) -> Path:
     """Return the build folder of the system model, generating and building it if needed."""
-    harness.verilator_env()
     wrapper = system_verilog(config, tiles, wiring)
-    folder = harness.BUILD / f"system-{_key(config, None, None, wrapper, SYSTEM_VLT.read_text())}"
-    stamp = folder / "built"
-    if stamp.exists():
-        return folder
-    from amaranth.back import verilog
 
-    from ..hw.tile import Tile
+    def tile_verilog():
+        from amaranth.back import verilog
 
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    if verbose:
-        _log(f"system model: generating Verilog for {tiles} tiles of {config} "
-             "(once per configuration) ...")
-    (folder / f"{TOP}.v").write_text(verilog.convert(Tile(config), name=TOP))
-    (folder / f"{SYSTEM_TOP}.v").write_text(wrapper)
-    if verbose:
-        _log(f"system model: Verilog in {time.monotonic() - t0:.0f} s; building with Verilator "
-             "(a few minutes) ...")
-    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", "-Wno-MULTIDRIVEN", *BUILD_FLAGS]
-    _runner(SYSTEM_VLT).build(
-        sources=[folder / f"{TOP}.v", folder / f"{SYSTEM_TOP}.v"], hdl_toplevel=SYSTEM_TOP,
-        build_dir=folder / "sim", build_args=args, timescale=("1ps", "1fs"), always=True,
-        log_file=folder / "build.log")
-    _prune(folder / "sim", keep=SYSTEM_TOP)
-    stamp.touch()
-    if verbose:
-        _log(f"system model: built in {time.monotonic() - t0:.0f} s ({folder})")
-    return folder
+        from ..hw.tile import Tile
+
+        return verilog.convert(Tile(config), name=TOP)
+
+    key = _key(config, None, None, wrapper, SYSTEM_VLT.read_text())
+    return build_model(harness.BUILD / f"system-{key}", f"system model ({tiles} tiles)",
+                       {f"{TOP}.v": tile_verilog, f"{SYSTEM_TOP}.v": lambda: wrapper},
+                       SYSTEM_TOP, SYSTEM_VLT, extra_args=("-Wno-MULTIDRIVEN",),
+                       timescale=("1ps", "1fs"), verbose=verbose)
 
 
 def model_tiles(config: TileConfig) -> int:

@@ -120,39 +120,54 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def build(config: TileConfig, fault: str | None = None, waves: str | None = None,
-          verbose: bool = True) -> Path:
-    """Return the build folder of the tile model, generating and building it if needed."""
+def build_model(folder: Path, what: str, verilog_files, top: str, ports_vlt: Path,
+                extra_args=(), timescale=("1ns", "1ps"), waves: str | None = None,
+                verbose: bool = True) -> Path:
+    """Generate (``verilog_files``: file name -> function returning its text) and build a
+    Verilator model in ``folder`` once; later calls return the folder at once."""
     harness.verilator_env()
-    folder = harness.BUILD / f"tile-{_key(config, fault, waves)}"
     stamp = folder / "built"
     if stamp.exists():
         return folder
-    from amaranth.back import verilog
-
-    from ..hw.tile import Tile
-
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     if verbose:
-        _log(f"tile model: generating Verilog for {config} (once per configuration) ...")
-    source = folder / f"{TOP}.v"
-    source.write_text(verilog.convert(Tile(config, fault=fault), name=TOP))
+        _log(f"{what}: generating Verilog (once per configuration) ...")
+    sources = []
+    for name, make in verilog_files.items():
+        sources.append(folder / name)
+        sources[-1].write_text(make())
     if verbose:
-        _log(f"tile model: {source.stat().st_size // 1024} KiB of Verilog in "
-             f"{time.monotonic() - t0:.0f} s; building with Verilator (a few minutes) ...")
-    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", *BUILD_FLAGS]
+        size = sum(p.stat().st_size for p in sources) // 1024
+        _log(f"{what}: {size} KiB of Verilog in {time.monotonic() - t0:.0f} s; building with "
+             "Verilator (a few minutes) ...")
+    args = [*harness.LINT_WAIVERS, "-Wno-WIDTH", *extra_args, *BUILD_FLAGS]
     if waves:
         args.append("--trace-fst" if waves == "fst" else "--trace")
-    _runner().build(
-        sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim", build_args=args,
-        timescale=("1ns", "1ps"), waves=bool(waves), always=True,
-        log_file=folder / "build.log")
-    _prune(folder / "sim", keep=TOP)
+    _runner(ports_vlt).build(
+        sources=sources, hdl_toplevel=top, build_dir=folder / "sim", build_args=args,
+        timescale=timescale, waves=bool(waves), always=True, log_file=folder / "build.log")
+    _prune(folder / "sim", keep=top)
     stamp.touch()
     if verbose:
-        _log(f"tile model: built in {time.monotonic() - t0:.0f} s ({folder})")
+        _log(f"{what}: built in {time.monotonic() - t0:.0f} s ({folder})")
     return folder
+
+
+def build(config: TileConfig, fault: str | None = None, waves: str | None = None,
+          verbose: bool = True) -> Path:
+    """Return the build folder of the tile model, generating and building it if needed."""
+
+    def tile_verilog():
+        from amaranth.back import verilog
+
+        from ..hw.tile import Tile
+
+        return verilog.convert(Tile(config, fault=fault), name=TOP)
+
+    return build_model(harness.BUILD / f"tile-{_key(config, fault, waves)}",
+                       f"tile model ({config})", {f"{TOP}.v": tile_verilog}, TOP, PORTS_VLT,
+                       waves=waves, verbose=verbose)
 
 
 def _prune(folder: Path, keep: str) -> None:
