@@ -38,7 +38,7 @@ CLOCKS = {
 }
 #: Root cycles the HAC offset monitor watches after bring-up, per clock set.
 HAC_CYCLES = {"0ppm": 20_000, "100ppm": 20_000, "1000ppm": 1_000_000 if LONG else 100_000,
-              "1pct": 100_000}
+              "1pct": 50_000}
 LEAD_IN = 2000
 FLIP_WIRE = 1  # star link 0, tile 1 -> root: only DATA frames cross it while a program runs
 
