@@ -9,6 +9,7 @@ from ..sw.config import TileConfig
 def unit_factories(config: TileConfig) -> dict:
     """Name -> zero-argument constructor of the unit's component for ``config``."""
     from ..sw.c2c import link_format
+    from .bridge import UartBridge
     from .c2c import C2cPort
     from .c2c_link import LinkEnd
     from .decoder import Decoder
@@ -27,6 +28,7 @@ def unit_factories(config: TileConfig) -> dict:
         "c2c_port": lambda: C2cPort(config),
         "hac": lambda: Hac(config.hac_epoch),
         "c2c_link_end": lambda: LinkEnd(link_format(config), config.hac_epoch),
+        "uart_bridge": lambda: UartBridge(config, divisor=104),
     }
     try:
         from .mxm import Mxm
