@@ -108,7 +108,7 @@ def per_clock_set(cfg: TileConfig, rounds: int, lead: int,
                                SystemJob(system_jobs(system, inputs, ["out"], tiles, 100_000))])
         offsets = run.offsets[0]
         low, high = min(o[0] for o in offsets), max(o[1] for o in offsets)
-        trims = [port["trims"] for tile in run.links[0] for port in tile if port["trims"]]
+        trims = [port["trims"] for tile in run.links[1] for port in tile if port["trims"]]
         align.append(f"| {label} | {run.bringup_cycles} | {low:+d} .. {high:+d} | "
                      f"{run.samples[0]:,} | {', '.join(map(str, trims)) or '0'} |")
         got = system_results(system, ["out"], run.jobs[1])
