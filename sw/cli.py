@@ -253,12 +253,8 @@ def run_system_image(args) -> int:
         result = run_system_golden(system, inputs, names, ppm,
                                    max_cycles=max(10 * max(s.cycles for s in scheds), 100_000))
     else:
-        try:
-            from .backends import run_system_verilator
-        except ImportError:
-            raise LpuError(f"the {args.backend} backend cannot run system images yet "
-                           f"(lpu.sw.backends has no run_system_verilator)",
-                           Location(args.program)) from None
+        from .backends import run_system_verilator
+
         result = run_system_verilator(system, inputs, names, ppm)
     if result.error is not None:
         raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
