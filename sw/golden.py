@@ -492,11 +492,16 @@ def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
     sym = program.symbols.get(name)
     if sym is None:
         return f"unknown symbol {name!r}; the program has {', '.join(program.symbols) or 'none'}"
-    want = np.dtype(f"<i{DTYPE_BYTES[sym.dtype]}")
+    return array_problem(name, sym.dtype, sym.shape, array)
+
+
+def array_problem(name: str, dtype: str, shape: tuple, array: np.ndarray) -> str | None:
+    """A message if ``array`` is not of ``dtype`` (a symbol dtype) and ``shape``, else None."""
+    want = np.dtype(f"<i{DTYPE_BYTES[dtype]}")
     if array.dtype != want:
-        return f"{name} is {sym.dtype} ({want.name}), the file holds {array.dtype.name}"
-    if tuple(array.shape) != sym.shape:
-        return f"{name} has shape {sym.shape}, the file holds {tuple(array.shape)}"
+        return f"{name} is {dtype} ({want.name}), the file holds {array.dtype.name}"
+    if tuple(array.shape) != tuple(shape):
+        return f"{name} has shape {tuple(shape)}, the file holds {tuple(array.shape)}"
     return None
 
 

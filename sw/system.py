@@ -33,7 +33,7 @@ import numpy as np
 
 from .config import DTYPE_BYTES, TileConfig
 from .errors import Location, LpuError
-from .golden import GoldenTile, RunResult, TileError, connect, run_system
+from .golden import GoldenTile, RunResult, TileError, array_problem, connect, run_system
 from .image import MAX_IMAGE_BYTES, _name, _Reader, read_image, write_image
 from .isa import DTYPES
 from .program import Program
@@ -164,12 +164,7 @@ class SystemImage:
         if sym is None:
             return (f"unknown system symbol {name!r}; the system has "
                     f"{', '.join(self.symbols) or 'none'}")
-        want = np.dtype(f"<i{DTYPE_BYTES[sym.dtype]}")
-        if array.dtype != want:
-            return f"{name} is {sym.dtype} ({want.name}), the file holds {array.dtype.name}"
-        if tuple(array.shape) != sym.shape:
-            return f"{name} has shape {sym.shape}, the file holds {tuple(array.shape)}"
-        return None
+        return array_problem(name, sym.dtype, sym.shape, array)
 
     def scatter(self, inputs: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
         """Per tile, the tile symbols to load: {tile symbol: array} (inputs checked)."""
