@@ -119,10 +119,9 @@ def _pairs(items, what):
     return out
 
 
-def _load_npy(program, name, path):
+def _load_npy(check, name, path):
+    """Load ``path`` as input ``name``; ``check(name, array)`` says what is wrong, if anything."""
     import numpy as np
-
-    from .golden import check_input
 
     try:
         array = np.load(path, allow_pickle=False)
@@ -130,7 +129,7 @@ def _load_npy(program, name, path):
         raise LpuError("no such file", Location(path)) from None
     except (OSError, ValueError) as e:
         raise LpuError(f"not a .npy array file: {e}", Location(path)) from None
-    problem = check_input(program, name, array)
+    problem = check(name, array)
     if problem:
         raise LpuError(problem, Location(path))
     return array
@@ -158,7 +157,12 @@ def cmd_run(args) -> int:
         raise LpuError("--waves needs the verilator backend")
     prog, sched = load_program(args.program)
     prog = dataclasses.replace(prog, queues=sched.lowered)
-    inputs = {name: _load_npy(prog, name, path) for name, path in _pairs(args.inputs, "--in")}
+    from functools import partial
+
+    from .golden import check_input
+
+    inputs = {name: _load_npy(partial(check_input, prog), name, path)
+              for name, path in _pairs(args.inputs, "--in")}
     outs = _pairs(args.outputs, "--out")
     for name, _ in outs:
         if name not in prog.symbols:
@@ -208,21 +212,6 @@ def _ppm_list(text: str | None, tiles: int, path: str) -> list[float]:
     return values
 
 
-def _load_system_npy(system, name, path):
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise LpuError("no such file", Location(path)) from None
-    except (OSError, ValueError) as e:
-        raise LpuError(f"not a .npy array file: {e}", Location(path)) from None
-    problem = system.check_input(name, array)
-    if problem:
-        raise LpuError(problem, Location(path))
-    return array
-
-
 def run_system_image(args) -> int:
     """``lpu run SYS.lpxs``: every tile on its own clock (``--ppm``), the system symbols
     scattered to and gathered from the tiles; each tile's schedule cycles (its wall cycles
@@ -241,7 +230,7 @@ def run_system_image(args) -> int:
     system = load_system(args.program)
     scheds = [schedule(p) for p in system.programs]
     ppm = _ppm_list(args.ppm, system.tiles, args.program)
-    inputs = {name: _load_system_npy(system, name, path)
+    inputs = {name: _load_npy(system.check_input, name, path)
               for name, path in _pairs(args.inputs, "--in")}
     outs = _pairs(args.outputs, "--out")
     for name, _ in outs:

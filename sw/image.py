@@ -111,6 +111,21 @@ class _Reader:
             self.fail(f"{what} is not UTF-8", self.pos - n)
 
 
+def read_sections(r: _Reader, tags) -> dict[bytes, _Reader]:
+    """Read the sections ``tags``, in this order, then the END tag: a reader per payload."""
+    payloads = {}
+    for tag in tags:
+        at = r.pos
+        got = r.take(4, "section tag")
+        if got != tag:
+            r.fail(f"expected section {tag.decode()}, found {got!r}", at)
+        n = r.u("I", f"{tag.decode()} length")
+        payloads[tag] = _Reader(r.path, r.take(n, f"{tag.decode()} payload"), r.pos - n)
+    if r.take(4, "END tag") != b"END " or r.pos != len(r.data) - 4:
+        r.fail("trailing bytes after the sections", r.pos)
+    return payloads
+
+
 def read_image(path: str, data: bytes) -> Program:
     """Parse and validate image bytes; every problem is an LpuError naming the file."""
     r = _Reader(path, data)
@@ -128,16 +143,7 @@ def read_image(path: str, data: bytes) -> Program:
         if data.find(b"END ") < 0:
             raise LpuError("truncated image: no END section", Location(path))
         r.fail("CRC mismatch (the image was altered or cut)", len(data) - 4)
-    payloads = {}
-    for tag in SECTIONS:
-        at = r.pos
-        got = r.take(4, "section tag")
-        if got != tag:
-            r.fail(f"expected section {tag.decode()}, found {got!r}", at)
-        n = r.u("I", f"{tag.decode()} length")
-        payloads[tag] = _Reader(path, r.take(n, f"{tag.decode()} payload"), r.pos - n)
-    if r.take(4, "END tag") != b"END " or r.pos != len(data) - 4:
-        r.fail("trailing bytes after the sections", r.pos)
+    payloads = read_sections(r, SECTIONS)
     try:
         return _decode_sections(r, payloads)
     except LpuError:

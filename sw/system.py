@@ -34,7 +34,7 @@ import numpy as np
 from .config import DTYPE_BYTES, TileConfig
 from .errors import Location, LpuError
 from .golden import GoldenTile, RunResult, TileError, array_problem, connect, run_system
-from .image import MAX_IMAGE_BYTES, _name, _Reader, read_image, write_image
+from .image import MAX_IMAGE_BYTES, _name, _Reader, read_image, read_sections, write_image
 from .isa import DTYPES
 from .program import Program
 
@@ -343,16 +343,7 @@ def read_system(path: str, data: bytes) -> SystemImage:
                        Location(path))
     if struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
         r.fail("CRC mismatch (the image was altered or cut)", len(data) - 4)
-    payloads = {}
-    for tag in SECTIONS:
-        at = r.pos
-        got = r.take(4, "section tag")
-        if got != tag:
-            r.fail(f"expected section {tag.decode()}, found {got!r}", at)
-        n = r.u("I", f"{tag.decode()} length")
-        payloads[tag] = _Reader(path, r.take(n, f"{tag.decode()} payload"), r.pos - n)
-    if r.take(4, "END tag") != b"END " or r.pos != len(data) - 4:
-        r.fail("trailing bytes after the sections", r.pos)
+    payloads = read_sections(r, SECTIONS)
     system = _decode_system(path, payloads)
     for tag, rd in payloads.items():
         if rd.pos != len(rd.data):

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
             print(row, flush=True)
     align, deskew = per_clock_set(cfg, args.rounds, args.lead, args.watch)
     print("\nHAC alignment, four tiles (root, then three children):\n")
-    print("| clocks (children vs root) | bring-up (root cycles) | HAC offset, child - root, "
+    print("| clocks (children vs root) | bring-up (root cycles, polled every half epoch) | HAC offset, child - root, "
           "at every root clock edge | root cycles watched | trims per child |")
     print("|---|---:|:---:|---:|---|")
     print("\n".join(align))
