@@ -133,7 +133,7 @@ class UartBridge(wiring.Component):
         m.d.comb += end.eq(addr + length)
 
         def inside(write):
-            return reduce(lambda a, b: a | b, [(addr >= lo) & (end <= hi)
+            return reduce(lambda a, b: a | b, [(end <= hi) if lo == 0 else (addr >= lo) & (end <= hi)
                                                for lo, hi in up.ranges(hmap, write)])
 
         read_ok, write_ok = Signal(), Signal()

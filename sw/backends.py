@@ -1,7 +1,8 @@
 """Backends share one interface: run a program with inputs, return outputs and counters.
 
-The golden model is pure numpy; RTL backends (verilator, later uart) are imported only when
-asked for, so the software tools work without Amaranth or cocotb.
+The golden model is pure numpy; the RTL backends (verilator, and uart for a board behind the
+UART bridge) are imported only when asked for, so the software tools work without Amaranth or
+cocotb.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from .errors import LpuError
 from .golden import RunResult, TileError, run_golden
 from .program import Program, symbol_from_words
 
-BACKENDS = ("golden", "verilator")
+BACKENDS = ("golden", "verilator", "uart")
 
 
 def run(backend: str, program: Program, inputs, outputs, trace: bool = False,
-        waves: str | None = None, max_cycles: int = 10_000_000) -> RunResult:
+        waves: str | None = None, max_cycles: int = 10_000_000, port: str | None = None,
+        baud: int = 115_200) -> RunResult:
     if backend == "golden":
         return run_golden(program, inputs, outputs, trace=trace)
     if backend == "verilator":
         return run_verilator(program, inputs, outputs, waves=waves, max_cycles=max_cycles)
+    if backend == "uart":
+        if port is None:
+            raise LpuError("the uart backend needs --port DEV (the board's serial device)")
+        return run_uart(program, inputs, outputs, port, baud, max_cycles)
     raise LpuError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
 
 
@@ -78,6 +84,23 @@ def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
     from pathlib import Path
 
     res = run_jobs(program.config, [job], waves=Path(waves) if waves else None)[0]
+    return rtl_result(program, res, outputs)
+
+
+def run_uart(program: Program, inputs, outputs, port: str, baud: int = 115_200,
+              max_cycles: int = 10_000_000) -> RunResult:
+    """Run on a board (``make fpga``) through its UART bridge on the serial device ``port``."""
+    from .hostmap import HostMap
+    from .uarthost import SerialPort, drive, job_steps
+
+    hmap = HostMap(program.config)
+    reads = [a for name in outputs or [] for a in hmap.symbol_addresses(program, name)]
+    job = rtl_job(program, inputs, reads, max_cycles)
+    serial = SerialPort(port, baud)
+    try:
+        res = drive(job_steps(hmap, job), serial)
+    finally:
+        serial.close()
     return rtl_result(program, res, outputs)
 
 

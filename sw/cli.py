@@ -155,6 +155,8 @@ def cmd_run(args) -> int:
         raise LpuError("--timeline needs the golden backend (the RTL keeps no issue trace)")
     if args.waves and args.backend != "verilator":
         raise LpuError("--waves needs the verilator backend")
+    if (args.port is not None) != (args.backend == "uart"):
+        raise LpuError("--port DEV goes with --backend uart (and the uart backend needs it)")
     prog, sched = load_program(args.program)
     prog = dataclasses.replace(prog, queues=sched.lowered)
     from functools import partial
@@ -170,7 +172,8 @@ def cmd_run(args) -> int:
                            f"{', '.join(prog.symbols) or 'none'}")
     result = backends.run(args.backend, prog, inputs, [n for n, _ in outs],
                           trace=bool(args.timeline), waves=args.waves,
-                          max_cycles=max(10 * sched.cycles, 100_000))
+                          max_cycles=max(10 * sched.cycles, 100_000), port=args.port,
+                          baud=args.baud)
     if result.error is not None:
         raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
     for name, path in outs:
@@ -223,10 +226,14 @@ def run_system_image(args) -> int:
     from .schedule import schedule
     from .system import load_system, run_system_golden
 
-    for flag, value in (("--timeline", args.timeline), ("--waves", args.waves)):
+    for flag, value in (("--timeline", args.timeline), ("--waves", args.waves),
+                        ("--port", args.port)):
         if value:
             raise LpuError(f"{flag} takes a single-tile program, not a system image",
                            Location(args.program))
+    if args.backend == "uart":
+        raise LpuError("a system image runs on golden or verilator; a board runs one tile",
+                       Location(args.program))
     system = load_system(args.program)
     scheds = [schedule(p) for p in system.programs]
     ppm = _ppm_list(args.ppm, system.tiles, args.program)
@@ -339,8 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a program (.s or .lpx) on a backend")
     r.add_argument("program")
     r.add_argument("--backend", default="golden",
-                   help="golden (default) or verilator (the RTL; its model is built once per "
-                   "config and cached under build/rtl/)")
+                   help="golden (default), verilator (the RTL; its model is built once per "
+                   "config and cached under build/rtl/) or uart (a board from make fpga, "
+                   "through its UART bridge on --port)")
+    r.add_argument("--port", metavar="DEV",
+                   help="uart backend: the board's serial device, e.g. /dev/ttyUSB1")
+    r.add_argument("--baud", type=int, default=115_200,
+                   help="uart backend: the line rate (default 115200, what make fpga builds)")
     r.add_argument("--in", dest="inputs", action="append", metavar="SYM=FILE.npy",
                    help="load a symbol from a .npy file before the run (repeatable)")
     r.add_argument("--out", dest="outputs", action="append", metavar="SYM=FILE.npy",

@@ -1,0 +1,83 @@
+"""Board tops: the board core (tile + UART bridge) on a board's clock, UART pins and LEDs.
+
+``BOARDS`` names each supported board, its amaranth-boards platform, the tile configuration
+built for it and why that one (docs/fpga.md has the measurements behind each choice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Elaboratable, Module
+
+from ..sw.config import TileConfig
+from .core import BoardCore
+
+BAUD = 115_200
+
+
+@dataclass(frozen=True)
+class Board:
+    """A supported board: its platform, the tile built for it and the resources it has."""
+
+    name: str
+    device: str
+    platform_class: str  # in amaranth_boards
+    config_name: str  # a preset of lpu.sw.config
+    family: str  # ice40 or ecp5
+    capacity: tuple[tuple[str, int], ...]  # LUT, FF, DSP, BRAM of the device
+    synth_opts: str = ""
+
+    @property
+    def config(self) -> TileConfig:
+        return TileConfig.named(self.config_name)
+
+    def platform(self):
+        import importlib
+
+        module, cls = self.platform_class.rsplit(".", 1)
+        return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+
+    def clock_hz(self) -> int:
+        p = self.platform()
+        return int(p.default_clk_frequency)
+
+    def divisor(self, baud: int = BAUD) -> int:
+        return round(self.clock_hz() / baud)
+
+
+BOARDS: dict[str, Board] = {
+    "icebreaker": Board(
+        name="icebreaker", device="iCE40UP5K-SG48", platform_class="icebreaker.ICEBreakerPlatform",
+        config_name="tiny", family="ice40",
+        capacity=(("LUT", 5280), ("FF", 5280), ("DSP", 8), ("BRAM", 30)),
+        synth_opts="-dsp"),
+    "ulx3s": Board(
+        name="ulx3s", device="LFE5U-85F-6BG381C", platform_class="ulx3s.ULX3S_85F_Platform",
+        config_name="ulx3s", family="ecp5",
+        capacity=(("LUT", 83640), ("FF", 83640), ("DSP", 156), ("BRAM", 208))),
+}
+
+
+def board_named(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; boards: {', '.join(BOARDS)}") from None
+
+
+class BoardTop(Elaboratable):
+    """The board core on ``board``'s default clock and UART; LED 0 lights while the tile is
+    busy, LED 1 once the bridge has rejected a frame."""
+
+    def __init__(self, board: Board, baud: int = BAUD):
+        self.board, self.baud = board, baud
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = BoardCore(self.board.config, self.board.divisor(self.baud))
+        uart = platform.request("uart", 0)
+        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        leds = [platform.request("led", i) for i in range(2)]
+        m.d.comb += [leds[0].o.eq(core.busy), leds[1].o.eq(core.bad_frames != 0)]
+        return m

