@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup test test-long demo bench sim verilog resources lint docs clean help
+.PHONY: all setup test test-long demo bench sim verilog resources lint docs clean help fpga
 
 all: test
 
@@ -17,6 +17,8 @@ help:
 	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
 	@echo "make verilog  write every unit's Verilog (default tile) to build/"
 	@echo "make resources  synthesize every unit (small tile), print the table, write it into docs/results.md"
+	@echo "make fpga BOARD=icebreaker|ulx3s  build the board's bitstream under build/fpga/, print"
+	@echo "            LUT/FF/DSP/BRAM and Fmax from nextpnr (installs the YoWASP nextpnr tools)"
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 
@@ -27,6 +29,16 @@ $(STAMP): pyproject.toml
 	touch $@
 
 setup: $(STAMP)
+
+FPGA_STAMP := $(VENV)/.fpga-stamp
+$(FPGA_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[fpga]'
+	touch $@
+
+BOARD ?=
+fpga: $(FPGA_STAMP)
+	@test -n "$(BOARD)" || { echo "usage: make fpga BOARD=icebreaker|ulx3s"; exit 1; }
+	$(BIN)/python -m lpu.fpga.build --board $(BOARD)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python -m lpu.sw.bench
 	$(BIN)/python -m lpu.verif.bench_rtl
 	$(BIN)/python -m lpu.verif.bench_c2c
+	$(BIN)/python -m lpu.fpga.build --report-only
 
 docs: $(STAMP)
 	$(BIN)/lpu isa-doc -o docs/isa.md

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth import Elaboratable, Module
+from amaranth.lib import io
 
 from ..sw.config import TileConfig
 from .core import BoardCore
@@ -27,6 +28,7 @@ class Board:
     family: str  # ice40 or ecp5
     capacity: tuple[tuple[str, int], ...]  # LUT, FF, DSP, BRAM of the device
     synth_opts: str = ""
+    tile_mhz: float | None = None  # the tile's clock from a PLL; None: the board's oscillator
 
     @property
     def config(self) -> TileConfig:
@@ -38,9 +40,12 @@ class Board:
         module, cls = self.platform_class.rsplit(".", 1)
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
 
-    def clock_hz(self) -> int:
-        p = self.platform()
-        return int(p.default_clk_frequency)
+    def oscillator_hz(self) -> float:
+        return self.platform().default_clk_frequency
+
+    def clock_hz(self) -> float:
+        """The tile's clock."""
+        return self.tile_mhz * 1e6 if self.tile_mhz else self.oscillator_hz()
 
     def divisor(self, baud: int = BAUD) -> int:
         return round(self.clock_hz() / baud)
@@ -75,9 +80,20 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        board = self.board
+        if board.tile_mhz:
+            from .clocks import Ecp5PllDomain
+
+            if board.family != "ecp5":
+                raise ValueError(f"{board.name}: a PLL tile clock is built for ECP5 boards only")
+            m.submodules.clock = Ecp5PllDomain(platform.default_clk,
+                                               board.oscillator_hz() / 1e6, board.tile_mhz)
         m.submodules.core = core = BoardCore(self.board.config, self.board.divisor(self.baud))
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
-        leds = [platform.request("led", i) for i in range(2)]
-        m.d.comb += [leds[0].o.eq(core.busy), leds[1].o.eq(core.bad_frames != 0)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+        for i, value in enumerate((core.busy, core.bad_frames != 0)):
+            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
+            m.d.comb += led.o.eq(value)
         return m

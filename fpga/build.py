@@ -64,6 +64,26 @@ def prepare(board: Board, folder: Path):
     return "build_top.sh"
 
 
+#: Yosys cell libraries of each family, so the smoke can check every instance's ports.
+CELL_LIBRARIES = {"ice40": "+/ice40/cells_sim.v", "ecp5": "+/ecp5/cells_sim.v +/ecp5/cells_bb.v"}
+
+
+def smoke(board: Board, folder: Path) -> None:
+    """The fast check of a board top (``make test``): elaborate it with its platform (pins,
+    clock, constraints), then Yosys reads it with the family's cell library and checks the
+    hierarchy, the processes, every driver and the absence of latches. BuildError otherwise.
+    Full synthesis and place and route stay in ``run``."""
+    prepare(board, folder)
+    script = (f"read_verilog -lib -specify {CELL_LIBRARIES[board.family]}; read_rtlil top.il; "
+              "hierarchy -check -top top; proc; check -assert; "
+              "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH*")
+    proc = subprocess.run([tool_env()["YOSYS"], "-q", "-l", "smoke.log", "-p", script],
+                          cwd=folder, capture_output=True, text=True)
+    if proc.returncode:
+        raise BuildError(f"{board.name}: the Yosys smoke failed:\n"
+                         f"{(proc.stdout + proc.stderr)[-2000:]}")
+
+
 def _stage(folder: Path) -> str:
     """What the build is doing, from the files it has written so far."""
     log = folder / "top.tim"

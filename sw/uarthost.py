@@ -159,8 +159,10 @@ class SerialPort:
         while view:
             view = view[os.write(self.fd, view):]
 
-    def read(self, n: int, timeout: float = REPLY_TIMEOUT) -> bytes:
-        """Up to ``n`` bytes; fewer when the line stays quiet for ``timeout`` seconds."""
+    def read(self, n: int, timeout: float | None = None) -> bytes:
+        """Up to ``n`` bytes; fewer when the line stays quiet for ``timeout`` seconds
+        (default ``REPLY_TIMEOUT``)."""
+        timeout = REPLY_TIMEOUT if timeout is None else timeout
         out = b""
         while len(out) < n:
             ready, _, _ = select.select([self.fd], [], [], timeout)

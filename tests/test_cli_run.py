@@ -98,3 +98,38 @@ def test_run_time_error_exits_1(tmp_path, capsys):
     assert rc == 1
     assert err.strip() == (f"{src}: error: golden run stopped: cycle 3, C2C_W: RECV on link 0: "
                            "no vector arrived")
+
+
+def test_uart_backend_errors(tmp_path, capsys, gemv_prog):
+    """The uart backend's misuse and a board that does not answer: one located line, exit 1."""
+    import os
+    import pty
+
+    path = gemv_prog[0]
+    rc, _, err = run_cli(capsys, "run", path, "--backend", "uart")
+    assert rc == 1 and "--port DEV goes with --backend uart" in err
+    rc, _, err = run_cli(capsys, "run", path, "--port", "/dev/null")
+    assert rc == 1 and "--port DEV goes with --backend uart" in err
+    rc, _, err = run_cli(capsys, "run", path, "--backend", "uart", "--port",
+                         tmp_path / "nothing")
+    assert rc == 1 and "cannot open" in err and "No such file" in err
+    rc, _, err = run_cli(capsys, "run", path, "--backend", "uart", "--port", path)
+    assert rc == 1 and "is not a serial port or terminal" in err
+    rc, _, err = run_cli(capsys, "run", path, "--backend", "uart", "--port", "/dev/null",
+                         "--baud", "12345")
+    assert rc == 1 and "baud rate 12345" in err
+    master, slave = pty.openpty()  # a terminal nobody answers on
+    try:
+        from lpu.sw import uarthost
+
+        timeout, uarthost.REPLY_TIMEOUT = uarthost.REPLY_TIMEOUT, 0.2
+        try:
+            rc, _, err = run_cli(capsys, "run", path, "--backend", "uart", "--port",
+                                 os.ttyname(slave))
+        finally:
+            uarthost.REPLY_TIMEOUT = timeout
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert rc == 1 and "no reply to command 0x53" in err, err
+    assert len(err.splitlines()) == 1

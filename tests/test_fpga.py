@@ -1,0 +1,80 @@
+"""Board tops: the fast synthesis smoke of every board and the build report parser.
+
+Full synthesis, place and route and the bitstream are ``make fpga BOARD=...`` (minutes to tens
+of minutes each); docs/fpga.md records what they measured.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("amaranth")
+pytest.importorskip("amaranth_boards")
+
+from lpu.fpga import build
+from lpu.fpga.boards import BAUD, BOARDS, board_named
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_board_top_smoke(name, tmp_path):
+    """The board top elaborates on its platform and Yosys finds every cell, driver and no
+    latch; the constraints name the UART pins."""
+    board = board_named(name)
+    build.smoke(board, tmp_path)
+    constraints = (tmp_path / ("top.pcf" if board.family == "ice40" else "top.lpf")).read_text()
+    assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
+
+
+def test_board_table():
+    for name, board in BOARDS.items():
+        assert board.name == name
+        assert board.config.streams >= 4
+        assert board.divisor() >= 4
+        assert abs(board.clock_hz() / board.divisor() / BAUD - 1) < 0.02  # baud within 2 %
+    with pytest.raises(ValueError, match="unknown board 'de10'"):
+        board_named("de10")
+
+
+def test_report_parser(tmp_path):
+    """A nextpnr JSON report (the fields nextpnr 0.11 writes) becomes one table row."""
+    board = board_named("ulx3s")
+    (tmp_path / "report.json").write_text(json.dumps({
+        "utilization": {"TRELLIS_COMB": {"used": 1000, "available": 83640},
+                        "TRELLIS_FF": {"used": 500, "available": 83640},
+                        "MULT18X18D": {"used": 4, "available": 156},
+                        "DP16KD": {"used": 2, "available": 208}},
+        "fmax": {"clk": {"achieved": 31.25, "constraint": 25.0}},
+        "critical_paths": [{"path": [{"from": {"cell": "a"}, "to": {"cell": "b"}},
+                                     {"from": {"cell": "b"}, "to": {"cell": "c"}}]}]}))
+    (tmp_path / "build.json").write_text(json.dumps({"seconds": 12}))
+    rep = build.parse_report(board, tmp_path)
+    assert rep["used"] == {"LUT": 1000, "FF": 500, "DSP": 4, "BRAM": 2}
+    assert (rep["fmax"], rep["target"], rep["path"]) == (31.25, 25.0, "a -> c")
+    row = build.table([rep])[-1]
+    assert "| 1000 / 83640 | 500 / 83640 | 4 / 156 | 2 / 208 | 31.2 | 25.0 | yes | 12 |" in row
+
+
+def test_build_cli_errors(capsys):
+    with pytest.raises(SystemExit):
+        build.main(["--board", "de10"])
+    assert "invalid choice: 'de10'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build.main([])
+    assert "--board is required" in capsys.readouterr().err
+
+
+def test_ecp5_pll_params():
+    """Exact outputs within the EHXPLLL limits; 25 -> 12.5 MHz equals what
+    ``yowasp-ecppll -i 25 -o 12.5`` chooses (reference divisor 2, feedback 1, output 48)."""
+    from lpu.fpga.clocks import PFD_MHZ, VCO_MHZ, ecp5_pll_params
+
+    assert ecp5_pll_params(25, 12.5) == {"CLKI_DIV": 2, "CLKFB_DIV": 1, "CLKOP_DIV": 48}
+    for f_out in (10, 12.5, 20, 50, 80):
+        p = ecp5_pll_params(25, f_out)
+        assert 25 / p["CLKI_DIV"] * p["CLKFB_DIV"] == pytest.approx(f_out)
+        assert PFD_MHZ[0] <= 25 / p["CLKI_DIV"] <= PFD_MHZ[1]
+        assert VCO_MHZ[0] <= f_out * p["CLKOP_DIV"] <= VCO_MHZ[1]
+    with pytest.raises(ValueError, match="no ECP5 PLL setting"):
+        ecp5_pll_params(25, 1.0)
