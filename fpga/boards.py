@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 
 from ..sw.config import TileConfig
@@ -60,7 +60,7 @@ BOARDS: dict[str, Board] = {
     "ulx3s": Board(
         name="ulx3s", device="LFE5U-85F-6BG381C", platform_class="ulx3s.ULX3S_85F_Platform",
         config_name="ulx3s", family="ecp5",
-        capacity=(("LUT", 83640), ("FF", 83640), ("DSP", 156), ("BRAM", 208))),
+        capacity=(("LUT", 83640), ("FF", 83640), ("DSP", 156), ("BRAM", 208)), tile_mhz=10.0),
 }
 
 
@@ -86,7 +86,8 @@ class BoardTop(Elaboratable):
 
             if board.family != "ecp5":
                 raise ValueError(f"{board.name}: a PLL tile clock is built for ECP5 boards only")
-            m.submodules.clock = Ecp5PllDomain(platform.default_clk,
+            m.domains.sync = sync = ClockDomain("sync")
+            m.submodules.clock = Ecp5PllDomain(sync, platform.default_clk,
                                                board.oscillator_hz() / 1e6, board.tile_mhz)
         m.submodules.core = core = BoardCore(self.board.config, self.board.divisor(self.baud))
         uart = platform.request("uart", 0, dir="-")

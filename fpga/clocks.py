@@ -35,17 +35,17 @@ def ecp5_pll_params(f_in: float, f_out: float) -> dict[str, int]:
 
 
 class Ecp5PllDomain(Elaboratable):
-    """The ``sync`` domain at ``f_out`` MHz from the board's ``f_in`` MHz oscillator
-    resource ``clk_name``; reset while the PLL is not locked."""
+    """Drives the clock domain ``domain`` (defined by the caller) at ``f_out`` MHz from the
+    board's ``f_in`` MHz oscillator resource ``clk_name``; reset while the PLL is not locked."""
 
-    def __init__(self, clk_name: str, f_in: float, f_out: float):
-        self.clk_name, self.f_in, self.f_out = clk_name, f_in, f_out
+    def __init__(self, domain: ClockDomain, clk_name: str, f_in: float, f_out: float):
+        self.domain, self.clk_name, self.f_in, self.f_out = domain, clk_name, f_in, f_out
         self.params = ecp5_pll_params(f_in, f_out)
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(self.clk_name, dir="-"))
-        m.domains.sync = sync = ClockDomain("sync")
+        sync = self.domain
         locked = Signal()
         p = self.params
         m.submodules.pll = Instance(
@@ -61,6 +61,6 @@ class Ecp5PllDomain(Elaboratable):
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_CLKOP=sync.clk, o_LOCK=locked)
-        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain=sync.name)
         platform.add_clock_constraint(sync.clk, self.f_out * 1e6)
         return m
