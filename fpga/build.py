@@ -84,6 +84,17 @@ def smoke(board: Board, folder: Path) -> None:
                          f"{(proc.stdout + proc.stderr)[-2000:]}")
 
 
+def overfull(log: str) -> list[tuple[str, int, int]]:
+    """(cell type, used, available) of every over-full row of nextpnr's device utilisation."""
+    out = []
+    for line in log.splitlines():
+        parts = line.replace("/", " ").split()
+        if len(parts) == 5 and parts[0] == "Info:" and parts[1].endswith(":") \
+                and parts[2].isdigit() and parts[3].isdigit() and int(parts[2]) > int(parts[3]):
+            out.append((parts[1][:-1], int(parts[2]), int(parts[3])))
+    return out
+
+
 def _stage(folder: Path) -> str:
     """What the build is doing, from the files it has written so far."""
     log = folder / "top.tim"
@@ -116,7 +127,12 @@ def run(board: Board, folder: Path, log=None) -> float:
         text = (folder / "build.log").read_text(errors="replace")
         if (folder / "top.tim").exists():
             text += (folder / "top.tim").read_text(errors="replace")
-        errors = [ln for ln in text.splitlines() if "ERROR" in ln or "error" in ln.lower()[:8]]
+        errors = list(dict.fromkeys(ln.strip() for ln in text.splitlines()
+                                    if "ERROR" in ln or "error" in ln.lower()[:8]))
+        over = overfull(text)
+        if over:
+            errors.insert(0, f"the {board.config_name} tile does not fit the {board.device}: "
+                          + ", ".join(f"{cell} {used} of {avail}" for cell, used, avail in over))
         raise BuildError(f"{board.name}: the build failed after {seconds:.0f} s:\n  "
                          + "\n  ".join(errors[-8:] or text.splitlines()[-8:])
                          + f"\n(full logs: {folder}/build.log, top.rpt, top.tim)")

@@ -78,3 +78,12 @@ def test_ecp5_pll_params():
         assert VCO_MHZ[0] <= f_out * p["CLKOP_DIV"] <= VCO_MHZ[1]
     with pytest.raises(ValueError, match="no ECP5 PLL setting"):
         ecp5_pll_params(25, 1.0)
+
+
+def test_overfull_rows_of_the_utilisation_log():
+    """What a build that does not fit names (rows copied in the format nextpnr-ice40 prints)."""
+    log = ("Info: Device utilisation:\n"
+           "Info: \t         ICESTORM_LC:   44346/   5280   839%\n"
+           "Info: \t        ICESTORM_RAM:      12/     30    40%\n"
+           "Info: \t        ICESTORM_DSP:      54/      8   675%\n")
+    assert build.overfull(log) == [("ICESTORM_LC", 44346, 5280), ("ICESTORM_DSP", 54, 8)]
