@@ -5,7 +5,8 @@ Amaranth build plan under ``build/fpga/<board>/``, runs Yosys, nextpnr and the p
 with a progress line every half minute, and prints the table parsed from nextpnr's JSON report
 (``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the board clock.
 A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
-``--report-only`` prints the table of the last build of every board (``make bench``).
+``--report-only`` prints the table of the last build of every board (``make bench``), and with
+``--write docs/results.md`` puts it between that file's ``fpga`` markers.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ def prepare(board: Board, folder: Path):
     if board.synth_opts:
         overrides["synth_opts"] = board.synth_opts
     platform = board.platform()
-    os.environ.update({k: v for k, v in tool_env().items() if k in TOOLS or k == "OPENFPGALOADER"})
     plan = platform.prepare(BoardTop(board), name="top", **overrides)
     plan.extract(str(folder))
     return "build_top.sh"
@@ -108,7 +108,7 @@ def run(board: Board, folder: Path, log=None) -> float:
     """Run the build script in ``folder``; return the seconds it took."""
     log = log or (lambda msg: print(msg, flush=True))
     script = prepare(board, folder)
-    for stale in ("report.json", "top.tim", "top.bin", "top.bit"):
+    for stale in ("report.json", "build.json", "top.tim", "top.bin", "top.bit"):
         (folder / stale).unlink(missing_ok=True)
     log(f"[fpga] {board.name}: {board.config_name} tile on {board.device}, "
         f"{board.clock_hz() / 1e6:g} MHz; building in {folder}")
@@ -123,6 +123,8 @@ def run(board: Board, folder: Path, log=None) -> float:
             except subprocess.TimeoutExpired:
                 log(f"[fpga] {time.monotonic() - t0:5.0f} s  {_stage(folder)}")
     seconds = time.monotonic() - t0
+    summary = {"board": board.name, "config": board.config_name, "seconds": round(seconds),
+               "clock_mhz": board.clock_hz() / 1e6}
     if proc.returncode:
         text = (folder / "build.log").read_text(errors="replace")
         if (folder / "top.tim").exists():
@@ -133,11 +135,11 @@ def run(board: Board, folder: Path, log=None) -> float:
         if over:
             errors.insert(0, f"the {board.config_name} tile does not fit the {board.device}: "
                           + ", ".join(f"{cell} {used} of {avail}" for cell, used, avail in over))
+        reasons = errors[-8:] or text.splitlines()[-8:]
+        (folder / "build.json").write_text(json.dumps(summary | {"error": reasons[0]}))
         raise BuildError(f"{board.name}: the build failed after {seconds:.0f} s:\n  "
-                         + "\n  ".join(errors[-8:] or text.splitlines()[-8:])
+                         + "\n  ".join(reasons)
                          + f"\n(full logs: {folder}/build.log, top.rpt, top.tim)")
-    summary = {"board": board.name, "config": board.config_name, "seconds": round(seconds),
-               "clock_mhz": board.clock_hz() / 1e6}
     (folder / "build.json").write_text(json.dumps(summary))
     return seconds
 
@@ -198,19 +200,31 @@ def main(argv=None) -> int:
     ap.add_argument("--board", choices=list(BOARDS))
     ap.add_argument("--report-only", action="store_true",
                     help="print the table of the last build of every board")
+    ap.add_argument("--write", metavar="FILE.md",
+                    help="with --report-only: put the table into FILE.md (fpga markers)")
     a = ap.parse_args(argv)
     if a.report_only:
-        reports, missing = [], []
+        reports, notes = [], []
         for name, board in BOARDS.items():
             folder = ROOT / name
-            if (folder / "report.json").exists() and (folder / "build.json").exists():
-                reports.append(parse_report(board, folder))
+            info = json.loads((folder / "build.json").read_text()) \
+                if (folder / "build.json").exists() else None
+            if info is None:
+                notes.append(f"{name}: not built here; run: make fpga BOARD={name}")
+            elif "error" in info:
+                notes.append(f"{name}: the build failed after {info['seconds']} s: "
+                             f"{info['error']}")
             else:
-                missing.append(name)
+                reports.append(parse_report(board, folder))
         print("FPGA builds (make fpga BOARD=...; nextpnr report):")
-        print("\n".join(table(reports)) if reports else "(none built yet)")
-        for name in missing:
-            print(f"  {name}: not built here; run: make fpga BOARD={name}")
+        print("\n".join(table(reports)) if reports else "(no finished build)")
+        for note in notes:
+            print(f"  {note}")
+        if a.write:
+            from ..hw.report import write_into
+
+            write_into(a.write, table(reports), "fpga")
+            print(f"wrote the table into {a.write}")
         return 0
     if not a.board:
         ap.error("--board is required (or --report-only)")

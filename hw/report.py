@@ -34,9 +34,10 @@ def table(config_name: str) -> list[str]:
     return rows
 
 
-def write_into(path: str, rows: list[str]) -> None:
-    """Replace the text between the resources markers of ``path`` with the table."""
-    begin, end = "<!-- resources:begin -->", "<!-- resources:end -->"
+def write_into(path: str, rows: list[str], marker: str = "resources") -> None:
+    """Replace the text between the ``<!-- marker:begin -->`` and ``<!-- marker:end -->``
+    lines of ``path`` with the table."""
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     text = Path(path).read_text()
     if begin not in text or end not in text:
         raise SystemExit(f"{path}: error: no {begin} ... {end} markers")

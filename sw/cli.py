@@ -381,16 +381,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "system image\n(-o FILE.lpxs); --ppm P is the worst-case clock offset of a tile "
                 "from the root's,\nwhich sets the RUNTIME_DESKEW period (docs/programming.md). "
                 "pingpong runs on\n2 to 4 tiles only (default 2).")
+    from .config import PRESETS
+
+    presets = "tile preset (" + ", ".join(PRESETS) + ")"
     k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...",
                        epilog="kernels:\n" + listing,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("name")
-    k.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
+    k.add_argument("--config", default="default", help=presets)
     k.add_argument("-o", "--output", help="write the assembly here (default: stdout); with "
                    "--tiles N > 1 (gemv, pingpong) the system image (.lpxs)")
     k.set_defaults(fn=cmd_kernel, takes_extra=True)
     v = sub.add_parser("verilog", help="write every RTL unit's Verilog for a tile config")
-    v.add_argument("--config", default="default", help="tile preset (default, small, tiny)")
+    v.add_argument("--config", default="default", help=presets)
     v.add_argument("-o", "--output", default="build/verilog", help="output folder")
     v.set_defaults(fn=cmd_verilog)
     i = sub.add_parser("isa-doc", help="write the ISA reference (docs/isa.md) from the table")
