@@ -60,7 +60,7 @@ def tool_env() -> dict[str, str]:
 
 def prepare(board: Board, folder: Path):
     """Write the build plan of ``board`` into ``folder``; return the script's name."""
-    overrides = {"nextpnr_opts": "--report report.json"}
+    overrides = {"nextpnr_opts": f"--report report.json {board.nextpnr_opts}".strip()}
     if board.synth_opts:
         overrides["synth_opts"] = board.synth_opts
     platform = board.platform()
