@@ -3,7 +3,7 @@
 ``python -m lpu.fpga.build --board icebreaker|ulx3s`` (``make fpga BOARD=...``) writes the
 Amaranth build plan under ``build/fpga/<board>/``, runs Yosys, nextpnr and the packer there
 with a progress line every half minute, and prints the table parsed from nextpnr's JSON report
-(``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the board clock.
+(``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the tile clock.
 A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
 ``--report-only`` prints the table of the last build of every board (``make bench``), and with
 ``--write docs/results.md`` puts it between that file's ``fpga`` markers.
@@ -136,11 +136,11 @@ def run(board: Board, folder: Path, log=None) -> float:
             text += (folder / "top.tim").read_text(errors="replace")
         errors = list(dict.fromkeys(ln.strip() for ln in text.splitlines()
                                     if "ERROR" in ln or "error" in ln.lower()[:8]))
+        reasons = errors[-8:] or text.splitlines()[-8:]
         over = overfull(text)
         if over:
-            errors.insert(0, f"the {board.config_name} tile does not fit the {board.device}: "
-                          + ", ".join(f"{cell} {used} of {avail}" for cell, used, avail in over))
-        reasons = errors[-8:] or text.splitlines()[-8:]
+            reasons.insert(0, f"the {board.config_name} tile does not fit the {board.device}: "
+                           + ", ".join(f"{cell} {used} of {avail}" for cell, used, avail in over))
         (folder / "build.json").write_text(json.dumps(summary | {"error": reasons[0]}))
         raise BuildError(f"{board.name}: the build failed after {seconds:.0f} s:\n  "
                          + "\n  ".join(reasons)
@@ -202,9 +202,14 @@ def _ice40_ffs(folder: Path) -> int:
 
 
 def table(reports: list[dict]) -> list[str]:
+    """Markdown rows: one per build; a failed build (``error`` set) says why in its LUT column."""
     rows = ["| board | device | tile | LUT | FF | DSP | BRAM | Fmax MHz | clock MHz | met | "
             "build s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in reports:
+        if "error" in r:
+            rows.append(f"| {r['board']} | {r['device']} | {r['config']} | failed: {r['error']} "
+                        f"| | | | | {r['clock_mhz']:.1f} | no | {r['seconds']} |")
+            continue
         u, c = r["used"], r["capacity"]
         cols = [f"{u[k]} / {c[k]}" for k in ("LUT", "FF", "DSP", "BRAM")]
         met = "yes" if r["fmax"] >= r["target"] else "no"
@@ -230,12 +235,12 @@ def main(argv=None) -> int:
             if info is None:
                 notes.append(f"{name}: not built here; run: make fpga BOARD={name}")
             elif "error" in info:
-                notes.append(f"{name}: the build failed after {info['seconds']} s: "
-                             f"{info['error']}")
+                reports.append(info | {"device": board.device})
             else:
                 reports.append(parse_report(board, folder))
+                notes.append(f"{name}: critical path {reports[-1]['path']}")
         print("FPGA builds (make fpga BOARD=...; nextpnr report):")
-        print("\n".join(table(reports)) if reports else "(no finished build)")
+        print("\n".join(table(reports)) if reports else "(no build yet)")
         for note in notes:
             print(f"  {note}")
         if a.write:

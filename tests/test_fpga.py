@@ -93,3 +93,10 @@ def test_overfull_rows_of_the_utilisation_log():
            "Info: \t        ICESTORM_RAM:      12/     30    40%\n"
            "Info: \t        ICESTORM_DSP:      54/      8   675%\n")
     assert build.overfull(log) == [("ICESTORM_LC", 44346, 5280), ("ICESTORM_DSP", 54, 8)]
+
+
+def test_failed_build_row():
+    row = build.table([{"board": "icebreaker", "device": "iCE40UP5K-SG48", "config": "tiny",
+                        "error": "does not fit", "clock_mhz": 12.0, "seconds": 300}])[-1]
+    assert row == ("| icebreaker | iCE40UP5K-SG48 | tiny | failed: does not fit | | | | | 12.0 "
+                   "| no | 300 |")
