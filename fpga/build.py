@@ -5,6 +5,9 @@ Amaranth build plan under ``build/fpga/<board>/``, runs Yosys, nextpnr and the p
 with a progress line every half minute, and prints the table parsed from nextpnr's JSON report
 (``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the tile clock.
 A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
+``--place-only`` stops after placement (``nextpnr --no-route``, no bitstream, in
+``build/fpga/<board>-place/``): nextpnr's Fmax estimate and critical path in minutes where
+routing a nearly full device takes far longer.
 ``--report-only`` prints the table of the last build of every board (``make bench``), and with
 ``--write docs/results.md`` puts it between that file's ``fpga`` markers.
 """
@@ -109,10 +112,25 @@ def _stage(folder: Path) -> str:
     return "yosys: synthesizing"
 
 
-def run(board: Board, folder: Path, log=None) -> float:
+def place_only_script(folder: Path, script: str) -> str:
+    """A copy of the build script that places without routing and packs nothing."""
+    lines = []
+    for line in (folder / script).read_text().splitlines():
+        if line.startswith(('"$ECPPACK"', '"$ICEPACK"')):
+            continue
+        if line.startswith('"$NEXTPNR_'):
+            line += " --no-route"
+        lines.append(line)
+    (folder / "place_top.sh").write_text("\n".join(lines) + "\n")
+    return "place_top.sh"
+
+
+def run(board: Board, folder: Path, log=None, place_only: bool = False) -> float:
     """Run the build script in ``folder``; return the seconds it took."""
     log = log or (lambda msg: print(msg, flush=True))
     script = prepare(board, folder)
+    if place_only:
+        script = place_only_script(folder, script)
     for stale in ("report.json", "build.json", "top.tim", "top.bin", "top.bit"):
         (folder / stale).unlink(missing_ok=True)
     log(f"[fpga] {board.name}: {board.config_name} tile on {board.device}, "
@@ -129,7 +147,7 @@ def run(board: Board, folder: Path, log=None) -> float:
                 log(f"[fpga] {time.monotonic() - t0:5.0f} s  {_stage(folder)}")
     seconds = time.monotonic() - t0
     summary = {"board": board.name, "config": board.config_name, "seconds": round(seconds),
-               "clock_mhz": board.clock_hz() / 1e6}
+               "clock_mhz": board.clock_hz() / 1e6, "placed_only": place_only}
     if proc.returncode:
         text = (folder / "build.log").read_text(errors="replace")
         if (folder / "top.tim").exists():
@@ -221,6 +239,8 @@ def table(reports: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", choices=list(BOARDS))
+    ap.add_argument("--place-only", action="store_true",
+                    help="stop after placement: Fmax estimate and critical path, no bitstream")
     ap.add_argument("--report-only", action="store_true",
                     help="print the table of the last build of every board")
     ap.add_argument("--write", metavar="FILE.md",
@@ -253,9 +273,9 @@ def main(argv=None) -> int:
         ap.error("--board is required (or --report-only)")
     try:
         board = board_named(a.board)
-        folder = ROOT / board.name
+        folder = ROOT / (board.name + ("-place" if a.place_only else ""))
         folder.mkdir(parents=True, exist_ok=True)
-        run(board, folder)
+        run(board, folder, place_only=a.place_only)
         rep = parse_report(board, folder)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -263,8 +283,12 @@ def main(argv=None) -> int:
     print("\n".join(table([rep])))
     if rep["path"]:
         print(f"critical path: {rep['path']}")
-    ext = "bin" if board.family == "ice40" else "bit"
-    print(f"bitstream: {folder / ('top.' + ext)}")
+    if a.place_only:
+        print("placed only (nextpnr --no-route): Fmax and the critical path are estimates; "
+              "no bitstream")
+    else:
+        ext = "bin" if board.family == "ice40" else "bit"
+        print(f"bitstream: {folder / ('top.' + ext)}")
     return 0
 
 

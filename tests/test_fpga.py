@@ -100,3 +100,13 @@ def test_failed_build_row():
                         "error": "does not fit", "clock_mhz": 12.0, "seconds": 300}])[-1]
     assert row == ("| icebreaker | iCE40UP5K-SG48 | tiny | failed: does not fit | | | | | 12.0 "
                    "| no | 300 |")
+
+
+def test_place_only_script(tmp_path):
+    (tmp_path / "build_top.sh").write_text(
+        'set -e\n"$YOSYS" -q top.ys\n"$NEXTPNR_ECP5" --json top.json --textcfg top.config\n'
+        '"$ECPPACK" --input top.config --bit top.bit\n')
+    name = build.place_only_script(tmp_path, "build_top.sh")
+    assert (tmp_path / name).read_text() == (
+        'set -e\n"$YOSYS" -q top.ys\n"$NEXTPNR_ECP5" --json top.json --textcfg top.config '
+        '--no-route\n')
