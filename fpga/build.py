@@ -6,8 +6,8 @@ with a progress line every half minute, and prints the table parsed from nextpnr
 (``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the tile clock.
 A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
 ``--place-only`` stops after placement (``nextpnr --no-route``, no bitstream, in
-``build/fpga/<board>-place/``): nextpnr's Fmax estimate and critical path in minutes where
-routing a nearly full device takes far longer.
+``build/fpga/<board>-place/``): the resources and nextpnr's Fmax estimate where routing a
+nearly full device takes far longer (nextpnr reports a critical path only after routing).
 ``--report-only`` prints the table of the last build of every board (``make bench``), and with
 ``--write docs/results.md`` puts it between that file's ``fpga`` markers.
 """
@@ -176,13 +176,29 @@ def parse_report(board: Board, folder: Path) -> dict:
         used[col] = sum(util.get(c, {}).get("used", 0) for c in cells)
     if "FF" not in used:  # iCE40 logic cells hold a LUT and a flip-flop each: count FFs apart
         used["FF"] = _ice40_ffs(folder)
-    fmax = rep.get("fmax", {})
+    fmax = rep.get("fmax", {}) or log_fmax(folder / "top.tim")
     name, clock = min(fmax.items(), key=lambda kv: kv[1].get("achieved", 0)) if fmax else ("", {})
     info = json.loads((folder / "build.json").read_text())
     return {"board": board.name, "device": board.device, "config": board.config_name,
             "used": used, "capacity": dict(board.capacity),
             "fmax": clock.get("achieved", 0.0), "target": clock.get("constraint", 0.0),
             "path": critical_path(rep, name), "seconds": info["seconds"]}
+
+
+def log_fmax(log: Path) -> dict:
+    """Fmax per clock from nextpnr's log, its last estimate (a placed-only run writes no Fmax
+    into the JSON report): {clock: {"achieved": MHz, "constraint": MHz}}."""
+    out: dict = {}
+    if not log.exists():
+        return out
+    for line in log.read_text(errors="replace").splitlines():
+        if "Max frequency for clock" in line and "MHz" in line:
+            clock = line.split("'")[1]
+            words = line.replace("(", " ").replace(")", " ").split()
+            mhz = [float(words[i - 1]) for i, w in enumerate(words) if w == "MHz"]
+            if len(mhz) == 2:
+                out[clock] = {"achieved": mhz[0], "constraint": mhz[1]}
+    return out
 
 
 def critical_path(rep: dict, clock: str) -> str:
@@ -230,7 +246,7 @@ def table(reports: list[dict]) -> list[str]:
             continue
         u, c = r["used"], r["capacity"]
         cols = [f"{u[k]} / {c[k]}" for k in ("LUT", "FF", "DSP", "BRAM")]
-        met = "yes" if r["fmax"] >= r["target"] else "no"
+        met = "?" if not r["target"] else "yes" if r["fmax"] >= r["target"] else "no"
         rows.append(f"| {r['board']} | {r['device']} | {r['config']} | " + " | ".join(cols)
                     + f" | {r['fmax']:.1f} | {r['target']:.1f} | {met} | {r['seconds']} |")
     return rows
@@ -240,7 +256,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", choices=list(BOARDS))
     ap.add_argument("--place-only", action="store_true",
-                    help="stop after placement: Fmax estimate and critical path, no bitstream")
+                    help="stop after placement: resources and the Fmax estimate, no bitstream")
     ap.add_argument("--report-only", action="store_true",
                     help="print the table of the last build of every board")
     ap.add_argument("--write", metavar="FILE.md",
@@ -284,8 +300,8 @@ def main(argv=None) -> int:
     if rep["path"]:
         print(f"critical path: {rep['path']}")
     if a.place_only:
-        print("placed only (nextpnr --no-route): Fmax and the critical path are estimates; "
-              "no bitstream")
+        print("placed only (nextpnr --no-route): Fmax is the placer's estimate; no critical "
+              "path and no bitstream without routing")
     else:
         ext = "bin" if board.family == "ice40" else "bit"
         print(f"bitstream: {folder / ('top.' + ext)}")

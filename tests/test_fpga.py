@@ -110,3 +110,16 @@ def test_place_only_script(tmp_path):
     assert (tmp_path / name).read_text() == (
         'set -e\n"$YOSYS" -q top.ys\n"$NEXTPNR_ECP5" --json top.json --textcfg top.config '
         '--no-route\n')
+
+
+def test_fmax_from_the_log_of_a_placed_only_run(tmp_path):
+    """Without routing nextpnr's JSON report has no Fmax: the log's last estimate is used, and
+    a report with no Fmax at all is never called met."""
+    log = tmp_path / "top.tim"
+    log.write_text("Info: Max frequency for clock '$glbnet$clk': 12.61 MHz (FAIL at 25.00 MHz)\n"
+                   "Info: Max frequency for clock '$glbnet$clk': 14.34 MHz (PASS at 10.00 MHz)\n")
+    assert build.log_fmax(log) == {"$glbnet$clk": {"achieved": 14.34, "constraint": 10.0}}
+    row = build.table([{"board": "b", "device": "d", "config": "c", "used": dict.fromkeys(
+        ("LUT", "FF", "DSP", "BRAM"), 1), "capacity": dict.fromkeys(("LUT", "FF", "DSP", "BRAM"),
+        2), "fmax": 0.0, "target": 0.0, "seconds": 1}])[-1]
+    assert "| 0.0 | 0.0 | ? | 1 |" in row
