@@ -27,7 +27,7 @@ from pathlib import Path
 from ..sw.config import TileConfig
 from ..sw.hostmap import HostMap
 from . import harness
-from .rtl_tile import TOP, JobResult, _key, _runner, build_model
+from .rtl_tile import TOP, JobResult, _key, _runner, build_model, run_testbench
 
 SYSTEM_TOP = "lpu_system"
 SYSTEM_TB = "lpu.verif.tb_system"
@@ -199,14 +199,8 @@ def run_system_jobs(config: TileConfig, tiles: int, wiring, ppm: list[float],
         spec_file.write_text(json.dumps(spec))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_SYSTEM_SPEC": str(spec_file),
                "LPU_SYSTEM_RESULTS": str(result_file)}
-        harness.run_test(_runner(SYSTEM_VLT), hdl_toplevel=SYSTEM_TOP, test_module=SYSTEM_TB,
-                         build_dir=folder / "sim", test_dir=work, extra_env=env,
-                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
-        if not result_file.exists():
-            log = (work / "sim.log").read_text(errors="replace")[-3000:] \
-                if (work / "sim.log").exists() else "(no log)"
-            raise RuntimeError(f"the system simulation produced no results; log tail:\n{log}")
-        raw = json.loads(result_file.read_text())
+        raw = run_testbench(folder, work, _runner(SYSTEM_VLT), SYSTEM_TOP, SYSTEM_TB, env,
+                            "system")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out_jobs = []

@@ -178,6 +178,21 @@ def _prune(folder: Path, keep: str) -> None:
             path.unlink()
 
 
+def run_testbench(folder: Path, work: Path, runner, top: str, test_module: str, env: dict,
+                  what: str, testcase: str | None = None, waves: bool = False):
+    """Run a cocotb testbench on the model built in ``folder`` with ``work`` as its test folder;
+    return the JSON it wrote to ``work / "results.json"`` (passed to it in ``env``)."""
+    result_file = work / "results.json"
+    harness.run_test(runner, hdl_toplevel=top, test_module=test_module, testcase=testcase,
+                     build_dir=folder / "sim", test_dir=work, extra_env=env, waves=waves,
+                     results_xml=str(work / "results.xml"), log_file=work / "sim.log")
+    if not result_file.exists():
+        log = (work / "sim.log").read_text(errors="replace")[-3000:] \
+            if (work / "sim.log").exists() else "(no log)"
+        raise RuntimeError(f"the {what} simulation produced no results; log tail:\n{log}")
+    return json.loads(result_file.read_text())
+
+
 def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
              waves: Path | None = None, verbose: bool = True) -> list[JobResult]:
     """Run ``jobs`` one after another on one simulator process; return their results."""
@@ -192,14 +207,7 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
             {"writes": j.writes, "reads": j.reads, "max_cycles": j.max_cycles} for j in jobs]))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_TILE_JOBS": str(job_file),
                "LPU_TILE_RESULTS": str(result_file)}
-        harness.run_test(_runner(), hdl_toplevel=TOP, test_module=TB, build_dir=folder / "sim",
-                         test_dir=work, extra_env=env, waves=bool(waves),
-                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
-        if not result_file.exists():
-            log = (work / "sim.log").read_text(errors="replace")[-3000:] \
-                if (work / "sim.log").exists() else "(no log)"
-            raise RuntimeError(f"the tile simulation produced no results; log tail:\n{log}")
-        raw = json.loads(result_file.read_text())
+        raw = run_testbench(folder, work, _runner(), TOP, TB, env, "tile", waves=bool(waves))
         if waves:
             dumps = sorted(work.glob("dump.*"))
             if not dumps:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..sw.config import TileConfig
 from . import harness
-from .rtl_tile import _key, _runner, build_model
+from .rtl_tile import _key, _runner, build_model, run_testbench
 
 TB = "lpu.verif.tb_uart"
 TOP = "board_core"
@@ -58,13 +58,7 @@ def run(config: TileConfig, test: str, scenario: dict, divisor: int = DIVISOR,
         scenario_file.write_text(json.dumps(scenario))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_UART_DIVISOR": str(divisor),
                "LPU_UART_SCENARIO": str(scenario_file), "LPU_UART_RESULTS": str(result_file)}
-        harness.run_test(_runner(PORTS_VLT), hdl_toplevel=TOP, test_module=TB,
-                         testcase=test, build_dir=folder / "sim", test_dir=work, extra_env=env,
-                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
-        if not result_file.exists():
-            log = (work / "sim.log").read_text(errors="replace")[-3000:] \
-                if (work / "sim.log").exists() else "(no log)"
-            raise RuntimeError(f"the board core simulation produced no results; log tail:\n{log}")
-        return json.loads(result_file.read_text())
+        return run_testbench(folder, work, _runner(PORTS_VLT), TOP, TB, env, "board core",
+                             testcase=test)
     finally:
         shutil.rmtree(work, ignore_errors=True)
