@@ -31,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from ..sw.c2c import link_format
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, issue_layout, vector_layout
+from .common import both_directions, issue_layout, pick_stream, vector_layout
 
 STALL_BITS = 16
 DRIFT_BITS = 16
@@ -89,11 +89,7 @@ class C2cPort(wiring.Component):
             return iss.valid & (iss.opcode == BY_MNEMONIC[name].opcode)
 
         send, recv = is_op("SEND"), is_op("RECV")
-        side = Mux(iss.a[5], self.s_in.w.as_value(), self.s_in.e.as_value())
-        side_view = Signal.like(self.s_in.e)
-        m.d.comb += side_view.eq(side)
-        a_ok = side_view.valid.bit_select(iss.a[:5], 1)
-        a_vec = side_view.data[iss.a[:5]]
+        a_vec, a_ok = pick_stream(cfg, self.s_in.e, self.s_in.w, iss.a)
         rx_ok = self.rx_valid.bit_select(iss.link, 1)
 
         frame = link_format(cfg).frame_words

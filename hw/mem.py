@@ -38,7 +38,7 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, issue_layout, vector_layout
+from .common import both_directions, issue_layout, pick_stream, vector_layout
 
 OP_READ = BY_MNEMONIC["READ"].opcode
 OP_WRITE = BY_MNEMONIC["WRITE"].opcode
@@ -100,16 +100,12 @@ class MemBank(wiring.Component):
             "host_rdata": Out(vector_layout(config)),
         })
 
-    def _operand(self, m, name, field, offset=0):
-        """Return (vector, valid) of stream ``field + offset`` at the unit's input."""
-        idx = (field[:5] + offset)[:5]
+    def _operand(self, m, name, field, plane=0):
+        """Return (vector, valid) of plane ``plane`` of the group ``field`` names."""
         vec = Signal(vector_layout(self.config), name=f"{name}_vec")
         ok = Signal(name=f"{name}_ok")
-        e, w = self.s_in.e, self.s_in.w
-        m.d.comb += [
-            vec.eq(Mux(field[5], w.data[idx].as_value(), e.data[idx].as_value())),
-            ok.eq(Mux(field[5], w.valid.bit_select(idx, 1), e.valid.bit_select(idx, 1))),
-        ]
+        picked_vec, picked_ok = pick_stream(self.config, self.s_in.e, self.s_in.w, field, plane)
+        m.d.comb += [vec.eq(picked_vec), ok.eq(picked_ok)]
         return vec, ok
 
     def elaborate(self, platform):

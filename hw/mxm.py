@@ -28,7 +28,7 @@ read zeros, as the golden model's zero-initialised buffer does.
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -36,7 +36,7 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, issue_layout, streams_layout
+from .common import both_directions, group_stream, issue_layout, pick_stream, streams_layout
 
 __all__ = ["Mxm"]
 
@@ -128,14 +128,19 @@ class Mxm(wiring.Component):
 
         # WGT: LW reads n streams from a, checks their valid bits, fills shadow rows.
         w_side = self._operand_side(m, wgt.a, "w_side")
-        w_base = wgt.a[:5]
+        w_base = group_stream(cfg, wgt.a)  # LW's n streams lie inside the tile (decoder)
         w_read = Signal(streams)
         for s in range(streams):
-            m.d.comb += w_read[s].eq((w_base <= s) & (s < w_base + wgt.n))
+            from_base = w_base <= s if s < (1 << len(w_base)) - 1 else 1  # (Verilator CMPCONST)
+            m.d.comb += w_read[s].eq(from_base & (s < w_base + wgt.n))
         w_error = i_lw & (w_read & ~w_side.valid).any()
         row_bits = exact_log2(lanes)
+        vec_bits = 8 * lanes
+        w_window = Signal(streams * vec_bits)  # stream w_base + j at word j
+        m.d.comb += w_window.eq(w_side.data.as_value() >> Cat(Const(0, exact_log2(vec_bits)),
+                                                                w_base))
         for j in range(streams):
-            w_vec = w_side.data[w_base + j]
+            w_vec = w_window.word_select(j, vec_bits)
             w_row = (wgt.row + j)[:row_bits]
             for r in range(lanes):
                 # A later j that wraps onto the same row wins, as in numpy's fancy assignment.
@@ -145,9 +150,8 @@ class Mxm(wiring.Component):
         # ACT: install, operand stream, activation buffer.
         with m.If(i_iw):
             m.d.sync += active.eq(shadow)
-        a_side = self._operand_side(m, act.a, "a_side")
-        a_vec = a_side.data[act.a[:5]]
-        a_error = (i_la | i_abc) & ~a_side.valid.bit_select(act.a[:5], 1)
+        a_vec, a_ok = pick_stream(cfg, self.s_in.e, self.s_in.w, act.a)
+        a_error = (i_la | i_abc) & ~a_ok
         m.d.comb += [
             buf_wr.addr.eq(act.slot),
             buf_wr.data.eq(a_vec),

@@ -34,7 +34,7 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import INSTRUCTIONS
-from .common import both_directions, issue_layout, vector_layout
+from .common import both_directions, issue_layout, pick_stream, vector_layout
 
 #: The SXM instructions by mnemonic, and the latency the datapath below implements for each.
 SXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "SXM"}
@@ -150,15 +150,9 @@ class Sxm(wiring.Component):
         # Gather the operand group: plane j = stream a + j in a's direction, with its valid bit.
         x_planes = Signal(data.ArrayLayout(vector_layout(cfg), _PLANES))
         x_pvalid = Signal(_PLANES)
-        with m.Switch(iss.a):
-            for d, side in enumerate((self.s_in.e, self.s_in.w)):
-                for s in range(S):
-                    with m.Case(d << 5 | s):
-                        for j in range(min(_PLANES, S - s)):
-                            m.d.comb += [x_planes[j].eq(side.data[s + j]),
-                                         x_pvalid[j].eq(side.valid[s + j])]
-            with m.Default():  # an index past the last stream: nothing there
-                m.d.comb += [x_planes.eq(0), x_pvalid.eq(0)]
+        for j in range(_PLANES):
+            vec, ok = pick_stream(cfg, self.s_in.e, self.s_in.w, iss.a, j)
+            m.d.comb += [x_planes[j].eq(vec), x_pvalid[j].eq(ok)]
         x_error = Signal()
         m.d.comb += x_error.eq(x_reads & (x_mask & ~x_pvalid).any())
 

@@ -38,7 +38,7 @@ from amaranth.utils import exact_log2
 from ..sw.config import TileConfig
 from ..sw.isa import DTYPES, INSTRUCTIONS
 from ..sw.units import ROM_WIDTHS, VXM_BINARY, rom_words
-from .common import both_directions, issue_layout
+from .common import both_directions, issue_layout, pick_stream
 
 VXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "VXM"}
 OP = {name: i.opcode for name, i in VXM_INSTRS.items()}
@@ -246,14 +246,9 @@ class VxmAlu(wiring.Component):
             for j in range(4):
                 plane = Signal(8 * L, name=f"{name}_plane{j}")
                 present = Signal(name=f"{name}_present{j}")
-                with m.Switch(Cat(field[:5] + j, field[5])):
-                    for d in range(2):
-                        for s in range(S):
-                            with m.Case(d << 6 | s):
-                                m.d.comb += [plane.eq(eff_data[d * S + s]),
-                                             present.eq(eff_valid[d * S + s])]
-                    with m.Default():  # past the last stream: no value
-                        m.d.comb += [plane.eq(0), present.eq(0)]
+                vec, ok = pick_stream(self.config, (eff_data[:S], eff_valid[:S]),
+                                      (eff_data[S:], eff_valid[S:]), field, j)
+                m.d.comb += [plane.eq(vec), present.eq(ok)]
                 planes.append(plane)
                 needed = use[name] if j == 0 else use[name] & (wc[name] >= (1 if j == 1 else 2))
                 errs.append(needed & ~present)
