@@ -124,25 +124,57 @@ class VxmLane(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        a, b, mm, dt, n, mode = self.a, self.b, self.m, self.dt, self.n, self.mode
-        smask = Mux(dt == 0, 7, Mux(dt == 1, 15, 31))
-        srai_rnd = (Const(1, 1) << n) >> 1
-        cvt_lo = Mux(self.dst == 0, -128, Mux(self.dst == 1, -32768, INT32_MIN))
-        cvt_hi = Mux(self.dst == 0, 127, Mux(self.dst == 1, 32767, INT32_MAX))
+        a, b, mm, dt, n, mode, op = (self.a, self.b, self.m, self.dt, self.n, self.mode,
+                                     self.opcode)
         r = Signal(signed(32), name="r_dt")
         m.d.comb += r.eq(_sext(self.r, dt))
+
+        # One 33-bit adder serves every sum, difference and comparison (the exact result of
+        # two 32-bit operands fits 33 bits, so its sign is the comparison).
+        x, y, sub = Signal(signed(33)), Signal(signed(33)), Signal()
+        srai_rnd = (Const(1, 1) << n) >> 1
+        with m.Switch(op):
+            with m.Case(OP["ADD"]):
+                m.d.comb += [x.eq(a), y.eq(b)]
+            with m.Case(OP["ADDI"]):
+                m.d.comb += [x.eq(a), y.eq(self.imm[:12].as_signed())]
+            with m.Case(OP["SRAI"]):
+                m.d.comb += [x.eq(a), y.eq(srai_rnd)]
+            with m.Case(OP["NEG"], OP["ABS"]):
+                m.d.comb += [x.eq(0), y.eq(a), sub.eq(1)]
+            with m.Case(OP["ACCUM"]):  # mode 1: r + a; mode 2 compares a with r
+                m.d.comb += [x.eq(Mux(mode == 1, r, a)), y.eq(Mux(mode == 1, a, r)),
+                             sub.eq(mode != 1)]
+            with m.Default():  # SUB and the comparisons: a - b
+                m.d.comb += [x.eq(a), y.eq(b), sub.eq(1)]
+        total = Signal(signed(33))
+        m.d.comb += total.eq(x + Mux(sub, ~y, y) + sub)
+        lt = total[32]  # a < b (ACCUM: a < r)
+        eq = Signal()
+        m.d.comb += eq.eq(total == 0)
+
+        # One arithmetic right shifter for SRA and SRAI (whose rounded sum is the total).
+        smask = Mux(dt == 0, 7, Mux(dt == 1, 15, 31))
+        is_srai = op == OP["SRAI"]
+        shifted = Signal(signed(33))
+        m.d.comb += shifted.eq(Mux(is_srai, total, a) >> Mux(is_srai, n, b[:5] & smask))
+
+        # CVT saturates a value whose bits above the target width are not all its sign.
+        fits = Mux(self.dst == 0, a[7:].all() | ~a[7:].any(),
+                   Mux(self.dst == 1, a[15:].all() | ~a[15:].any(), 1))
+        cvt_lo = Mux(self.dst == 0, -128, Mux(self.dst == 1, -32768, INT32_MIN))
+        cvt_hi = Mux(self.dst == 0, 127, Mux(self.dst == 1, 32767, INT32_MAX))
         exprs = {
-            "ADD": a + b, "SUB": a - b, "MIN": Mux(a < b, a, b), "MAX": Mux(a > b, a, b),
+            "ADD": total, "SUB": total, "MIN": Mux(lt, a, b), "MAX": Mux(lt, b, a),
             "AND": a & b, "OR": a | b, "XOR": a ^ b, "SHL": a << (b[:5] & smask),
-            "SRA": a >> (b[:5] & smask), "CMPEQ": Mux(a == b, -1, 0),
-            "CMPGT": Mux(a > b, -1, 0), "SELECT": Mux(mm != 0, a, b),
-            "ADDI": a + self.imm[:12].as_signed(), "SRAI": (a + srai_rnd) >> n,
-            "CONST": self.imm.as_signed(), "NEG": -a, "ABS": Mux(a < 0, -a, a),
-            "RELU": Mux(a < 0, 0, a), "MOV": a, "CVT": _clamp(a, cvt_lo, cvt_hi),
-            "ACCUM": Mux(mode == 0, a, Mux(mode == 1, r + a, Mux(r > a, r, a))),
+            "SRA": shifted, "CMPEQ": Mux(eq, -1, 0), "CMPGT": Mux(lt | eq, 0, -1),
+            "SELECT": Mux(mm != 0, a, b), "ADDI": total, "SRAI": shifted,
+            "CONST": self.imm.as_signed(), "NEG": total, "ABS": Mux(a[31], total, a),
+            "RELU": Mux(a[31], 0, a), "MOV": a, "CVT": Mux(fits, a, Mux(a[31], cvt_lo, cvt_hi)),
+            "ACCUM": Mux(mode == 0, a, Mux(mode == 1, total, Mux(lt, r, a))),
         }
         assert set(exprs) == set(PIPELINES[1])
-        with m.Switch(self.opcode):
+        with m.Switch(op):
             for name, expr in exprs.items():
                 with m.Case(OP[name]):
                     m.d.comb += self.res.eq(expr)
