@@ -1,9 +1,9 @@
 """Resource table: every unit synthesized for iCE40 (``synth_ice40 -dsp``) and ECP5.
 
-``python -m lpu.hw.report [--config small] [--write docs/results.md]`` prints a markdown table
-and, with ``--write``, puts it into that file between the ``<!-- resources:begin -->`` and
-``<!-- resources:end -->`` markers. Counts are Yosys cells after synthesis, before place and
-route.
+``python -m lpu.hw.report [--config small] [--family ecp5] [--write docs/results.md]`` prints
+a markdown table and, with ``--write``, puts it into that file between the
+``<!-- resources:begin -->`` and ``<!-- resources:end -->`` markers. Counts are Yosys cells after
+synthesis, before place and route; ``--family`` limits the table to one family's columns.
 """
 
 from __future__ import annotations
@@ -15,21 +15,24 @@ from pathlib import Path
 from ..sw.config import TileConfig
 from ..verif.harness import write_verilog
 from .catalog import unit_factories
-from .synth import synthesize
+from .synth import FAMILIES, synthesize
+
+NAMES = {"ice40": "iCE40", "ecp5": "ECP5"}
 
 
-def table(config_name: str) -> list[str]:
+def table(config_name: str, families: tuple[str, ...] = ("ice40", "ecp5")) -> list[str]:
     cfg = TileConfig.named(config_name)
-    rows = [f"| unit ({config_name} tile) | iCE40 LUT | FF | carry | DSP | BRAM | ECP5 LUT | FF | "
-            "carry | DSP | BRAM | yosys s |", "|---|" + "---:|" * 11]
+    kinds = ("LUT", "FF", "carry", "DSP", "BRAM")
+    head = " | ".join(f"{NAMES[f]} LUT | FF | carry | DSP | BRAM" for f in families)
+    rows = [f"| unit ({config_name} tile) | {head} | yosys s |",
+            "|---|" + "---:|" * (len(kinds) * len(families) + 1)]
     for name, make in unit_factories(cfg).items():
         top = f"{name}_{config_name}"
         path = write_verilog(make(), top)
         t0 = time.perf_counter()
-        ice, ecp = synthesize(path, top, "ice40"), synthesize(path, top, "ecp5")
+        counts = [synthesize(path, top, f) for f in families]
         dt = time.perf_counter() - t0
-        cols = [ice[k] for k in ("LUT", "FF", "carry", "DSP", "BRAM")] + \
-            [ecp[k] for k in ("LUT", "FF", "carry", "DSP", "BRAM")]
+        cols = [c[k] for c in counts for k in kinds]
         rows.append(f"| {name} | " + " | ".join(map(str, cols)) + f" | {dt:.0f} |")
     return rows
 
@@ -49,9 +52,11 @@ def write_into(path: str, rows: list[str], marker: str = "resources") -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default="small")
+    ap.add_argument("--family", choices=sorted(FAMILIES),
+                    help="one FPGA family's columns only (default: both)")
     ap.add_argument("--write", metavar="FILE.md", help="put the table into FILE.md")
     a = ap.parse_args(argv)
-    rows = table(a.config)
+    rows = table(a.config, (a.family,) if a.family else tuple(FAMILIES))
     print("\n".join(rows))
     if a.write:
         write_into(a.write, rows)

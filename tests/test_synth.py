@@ -19,3 +19,15 @@ def test_unit_synthesizes(name, family):
     top = f"{name}_tiny"
     counts = synthesize(write_verilog(unit_factories(CFG)[name](), top), top, family)
     assert counts["cells"] > 0 and counts["LUT"] + counts["FF"] > 0
+
+
+def test_report_one_family(monkeypatch):
+    """``python -m lpu.hw.report --family ecp5``: that family's five columns, every row as wide
+    as the header."""
+    from lpu.hw import report
+
+    monkeypatch.setattr(report, "unit_factories", lambda cfg: {"hac": unit_factories(cfg)["hac"]})
+    rows = report.table("tiny", ("ecp5",))
+    assert rows[0] == "| unit (tiny tile) | ECP5 LUT | FF | carry | DSP | BRAM | yosys s |"
+    assert [r.count("|") for r in rows] == [8, 8, 8]
+    assert rows[2].startswith("| hac | ") and int(rows[2].split("|")[2]) > 0
