@@ -49,8 +49,8 @@ def group_stream(config: TileConfig, field: Value, plane: int = 0) -> Value:
 
     The decoder rejects an instruction whose group is not aligned to its width or ends past the
     last stream, so plane ``j`` of an issued group is stream ``field | j`` and the bits above
-    the last stream's are zero. A unit therefore selects a plane with a mux tree of that depth,
-    not of the field's 5 bits (on ECP5 that halves the LUTs of a select; docs/fpga.md)."""
+    the last stream's are zero. A unit selects a plane with a mux tree of that depth, not of 5
+    bits with zeros past the last stream (ECP5 MEM bank: 1,826 to 1,500 LUT4; docs/fpga.md)."""
     bits = ceil_log2(config.streams)
     low = ceil_log2(plane + 1)
     return Cat(Const(plane, low), field[low:bits]) if plane else field[:bits]
