@@ -147,7 +147,7 @@ PRESETS: dict[str, TileConfig] = {
     "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
                        mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=256),
     # The ULX3S (ECP5-85F) board tile: the smallest tile the GEMV kernel runs on (8 streams,
-    # 4 MEM slices), memories sized for block RAM; docs/fpga.md has why.
-    "ulx3s": TileConfig(lanes=4, streams=8, mem_slices=2, mem_words=1024, vxm_alus=1,
+    # 4 MEM bank queues), memories sized for block RAM; docs/fpga.md has why.
+    "ulx3s": TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=1,
                         mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=1024),
 }

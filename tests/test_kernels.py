@@ -54,6 +54,29 @@ def test_gemv_all_extremes():
     assert r.outputs["y"][0] == 64 * 128 * 128
 
 
+ONE_SLICE = TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=3,
+                       mxm_accumulators=2, mxm_act_slots=16, sxm_maps=2, queue_words=1024)
+
+
+@pytest.mark.parametrize(("k", "n"), [(16, 16), (32, 32), (16, 40)])
+def test_gemv_one_mem_slice_per_side(k, n):
+    """Both hemispheres store their blocks into the tile's only four bank queues, each at its
+    own words."""
+    rng = np.random.default_rng(k + n)
+    x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
+    r = run(KERNELS["gemv"][0](ONE_SLICE, k, n), {"x": x, "w": w}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
+
+
+def test_ffn_one_mem_slice_per_side():
+    rng = np.random.default_rng(5)
+    d, f, mult, shift = 16, 32, 1, 9
+    x, wg, wu, wd = (rand_i8(rng, s) for s in (d, (d, f), (d, f), (f, d)))
+    r = run(KERNELS["ffn"][0](ONE_SLICE, d, f, mult, shift),
+            {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_ffn_bit_exact_and_near_float(seed):
     rng = np.random.default_rng(seed)

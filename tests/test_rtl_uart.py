@@ -72,7 +72,7 @@ def test_bad_frames_are_rejected_counted_and_change_nothing():
     """Every bad-frame class gets its NAK, adds one to bad_frames and leaves the watched MEM
     and queue words as they were; a good frame after them still works."""
     mem = HMAP.mem_address("MEM_W0", 5)
-    other = HMAP.mem_address("MEM_E1", CFG.mem_words + 7)
+    other = HMAP.mem_address("MEM_E0", CFG.mem_words + 7)
     setup = [(mem, 0x11223344), (mem + 1, 0x55667788), (other, 0x0BADF00D)]
     top = 1 << HMAP.addr_bits
     write = up.encode_write(HMAP, mem, [0xDEADBEEF, 0xCAFEF00D])

@@ -191,24 +191,33 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
 def plane_stores(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
     """Bank queues that store the 4 byte planes of a block from MXM h: both banks of the two
     slices of the other hemisphere nearest the far MXM, so the result travels the same way as
-    that hemisphere's weights and its write bubbles line up in one LW cycle."""
+    that hemisphere's weights and its write bubbles line up in one LW cycle. A tile with one
+    MEM slice per side has four bank queues in all: both hemispheres' blocks use all four."""
     other = "E" if h == "W" else "W"
+    if cfg.mem_slices == 1:
+        return [(f"MEM_{side}0", bank) for side in (other, h) for bank in range(2)]
     return [(f"MEM_{other}{j}", bank) for j in range(2) for bank in range(2)]
 
 
-def declare_result(b: Builder, layout: Layout, name: str, n: int, owner) -> dict[int, int]:
-    """Declare int32 vector ``name`` whose block nb lands where ``store_block`` writes it."""
+def declare_result(b: Builder, layout: Layout, name: str, n: int,
+                   owner) -> dict[tuple[str, int], int]:
+    """Declare int32 vector ``name`` whose block nb lands where ``store_block`` writes it.
+    Returns the first word of each hemisphere's blocks per bank, keyed (hemisphere, bank):
+    the same word for both unless the two hemispheres store into the same bank queues."""
     nb_count = n // b.cfg.lanes
-    per = {h: sum(1 for nb in range(nb_count) if owner[nb] == h) for h in HEMIS}
-    base = {bank: layout.alloc(bank, max(per.values()), f"result {name}")
-            for bank in range(b.cfg.mem_banks)}
-    places = [(sl, base[bank]) for h in HEMIS for sl, bank in plane_stores(b.cfg, h)]
+    per = max(sum(1 for nb in range(nb_count) if owner[nb] == h) for h in HEMIS)
+    shared = b.cfg.mem_slices == 1
+    base = {}
+    for bank in range(b.cfg.mem_banks):
+        start = layout.alloc(bank, per * (len(HEMIS) if shared else 1), f"result {name}")
+        base.update({(h, bank): start + i * per * shared for i, h in enumerate(HEMIS)})
+    places = [(sl, base[h, bank]) for h in HEMIS for sl, bank in plane_stores(b.cfg, h)]
     b.declare(name, "i32", (n,), places)
     return base
 
 
 def store_block(b: Builder, task: Task, nb: int, abcb: int,
-                y_base: dict[int, int]) -> list[tuple[str, int, int]]:
+                y_base: dict[tuple[str, int], int]) -> list[tuple[str, int, int]]:
     """Emit block nb (last ABCB in cycle abcb) as int32; each plane is stored as it passes.
     Returns (bank queue, WRITE cycle, address) per byte plane."""
     act = f"{MXM[task.h]}.ACT"
@@ -223,7 +232,7 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int,
     stored = []
     for j, (q, w) in enumerate(writes):
         bank = targets[j][1]
-        addr = y_base[bank] + task.blocks.index(nb)
+        addr = y_base[task.h, bank] + task.blocks.index(nb)
         b.put(q, w, "WRITE", addr, f"{FROM_MXM[task.h]}{4 + j}",
               step=0, comment=f"y block {nb} plane {j}")
         b.reserve(q, w + 1)  # the bank is written then: no READ in that cycle
@@ -235,9 +244,9 @@ def check_tile(cfg: TileConfig) -> None:
     if cfg.streams < 8:
         raise KernelError(f"the GEMV stages need 8 streams per direction; this tile has "
                           f"{cfg.streams}")
-    if len(mem_slices(cfg)) < 4:
-        raise KernelError("the GEMV stages need 4 MEM slices to store an int32 result in one "
-                          "pass")
+    if len(mem_slices(cfg)) * cfg.mem_banks < 4:
+        raise KernelError("the GEMV stages need 4 MEM bank queues to store an int32 result in "
+                          "one pass")
 
 
 @dataclass
@@ -246,7 +255,7 @@ class GemvBuild:
 
     b: Builder
     layout: Layout
-    y_base: dict[int, int]  # per bank: the first word of y (``declare_result``)
+    y_base: dict[tuple[str, int], int]  # (hemisphere, bank): first word (``declare_result``)
     stores: list[tuple[int, int, str, int, int]]  # (block, plane, queue, WRITE cycle, address)
     notes: list[str]
 

@@ -114,7 +114,7 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
     b = g.b
     diags = Diagonals(b)
     bound = delivery_bound(cfg)
-    places = [(sl, bank) for h in HEMIS for sl, bank in plane_stores(cfg, h)]
+    places = [(h, sl, bank) for h in HEMIS for sl, bank in plane_stores(cfg, h)]
     deskew_q = deskew_queue({port[0] for port, _ in incoming})
     queues = [deque(vs) for _, vs in incoming]
     last = [-1] * len(incoming)
@@ -126,8 +126,8 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
         vec = queues[i].popleft()
         (c2c, link), _ = incoming[i]
         word = vec.block * 4 + vec.plane
-        sl, bank = places[word % len(places)]
-        q, addr = f"{sl}.{bank}", g.y_base[bank] + word // len(places)
+        h, sl, bank = places[word % len(places)]
+        q, addr = f"{sl}.{bank}", g.y_base[h, bank] + word // len(places)
         c, m = b.pos(c2c), b.pos(sl)
         hops, d = abs(m - c), (E if m > c else W)
         r = max(vec.send + bound + plan.margin, last[i] + 1)
