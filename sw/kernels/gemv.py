@@ -6,8 +6,8 @@ tiles from the MEM bank queues of its own hemisphere ("feeders"), one row per fe
 the array computes. ``x`` is read once per MXM into the activation buffer (``LA``) and every
 tile takes its activation from there (``ABCB``), so after a short prologue the feeders spend
 their cycles on weights alone. A finished block leaves as an int32 group; what happens to it
-is the caller's choice (``store_block`` writes one byte plane per MEM slice, which costs each
-of those bank queues a read cycle: a bubble in that hemisphere's weight stream).
+is the caller's choice (``store_block`` writes one byte plane per MEM bank queue, which costs
+each of those bank queues a read cycle: a bubble in that hemisphere's weight stream).
 
 Bound: weight bytes / (lanes x MEM bank queues), every bank queue reading one word per cycle.
 """
@@ -244,9 +244,6 @@ def check_tile(cfg: TileConfig) -> None:
     if cfg.streams < 8:
         raise KernelError(f"the GEMV stages need 8 streams per direction; this tile has "
                           f"{cfg.streams}")
-    if len(mem_slices(cfg)) * cfg.mem_banks < 4:
-        raise KernelError("the GEMV stages need 4 MEM bank queues to store an int32 result in "
-                          "one pass")
 
 
 @dataclass
