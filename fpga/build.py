@@ -149,12 +149,12 @@ def run(board: Board, folder: Path, log=None, place_only: bool = False) -> float
     summary = {"board": board.name, "config": board.config_name, "seconds": round(seconds),
                "clock_mhz": board.clock_hz() / 1e6, "placed_only": place_only}
     if proc.returncode:
-        text = (folder / "build.log").read_text(errors="replace")
-        if (folder / "top.tim").exists():
-            text += (folder / "top.tim").read_text(errors="replace")
+        text = "".join((folder / log).read_text(errors="replace")[-200_000:]
+                       for log in ("build.log", "top.rpt", "top.tim") if (folder / log).exists())
         errors = list(dict.fromkeys(ln.strip() for ln in text.splitlines()
                                     if "ERROR" in ln or "error" in ln.lower()[:8]))
-        reasons = errors[-8:] or text.splitlines()[-8:]
+        reasons = (errors[-8:] or text.splitlines()[-8:]
+                   or [f"the build script exited with status {proc.returncode}"])
         over = overfull(text)
         if over:
             reasons.insert(0, f"the {board.config_name} tile does not fit the {board.device}: "

@@ -7,6 +7,7 @@ of minutes each); docs/fpga.md records what they measured.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -123,3 +124,19 @@ def test_fmax_from_the_log_of_a_placed_only_run(tmp_path):
         ("LUT", "FF", "DSP", "BRAM"), 1), "capacity": dict.fromkeys(("LUT", "FF", "DSP", "BRAM"),
         2), "fmax": 0.0, "target": 0.0, "seconds": 1}])[-1]
     assert "| 0.0 | 0.0 | ? | 1 |" in row
+
+
+def test_failed_synthesis_names_the_error(tmp_path, monkeypatch):
+    """A tool that fails with its message only in its own log (Yosys -q -l top.rpt) still
+    gives a located reason, in the error and in build.json, not a traceback."""
+    def fake_prepare(board, folder):
+        (folder / "build_top.sh").write_text(
+            "echo 'ERROR: Assert failed in rtlil.cc' > top.rpt\nexit 1\n")
+        return "build_top.sh"
+
+    monkeypatch.setattr(build, "prepare", fake_prepare)
+    monkeypatch.setattr(build, "tool_env", lambda: dict(os.environ))
+    with pytest.raises(build.BuildError, match="ERROR: Assert failed in rtlil.cc"):
+        build.run(BOARDS["ulx3s"], tmp_path, log=lambda msg: None)
+    assert json.loads((tmp_path / "build.json").read_text())["error"] == \
+        "ERROR: Assert failed in rtlil.cc"
