@@ -136,7 +136,7 @@ def test_failed_synthesis_names_the_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "prepare", fake_prepare)
     monkeypatch.setattr(build, "tool_env", lambda: dict(os.environ))
-    with pytest.raises(build.BuildError, match="ERROR: Assert failed in rtlil.cc"):
+    with pytest.raises(build.BuildError, match=r"ERROR: Assert failed in rtlil\.cc"):
         build.run(BOARDS["ulx3s"], tmp_path, log=lambda msg: None)
     assert json.loads((tmp_path / "build.json").read_text())["error"] == \
         "ERROR: Assert failed in rtlil.cc"
