@@ -146,8 +146,8 @@ PRESETS: dict[str, TileConfig] = {
                         mxm_act_slots=16, queue_words=1024, c2c_links=2, hac_epoch=64),
     "tiny": TileConfig(lanes=4, streams=4, mem_slices=1, mem_words=128, vxm_alus=1,
                        mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=256),
-    # The ULX3S (ECP5-85F) board tile: the smallest tile the GEMV kernel runs on (8 streams,
-    # 4 MEM bank queues), memories sized for block RAM; docs/fpga.md has why.
-    "ulx3s": TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=1,
+    # The ULX3S (ECP5-85F) board tile: 4 lanes and the 8 streams the GEMV kernel needs,
+    # memories sized for block RAM; docs/fpga.md has why (and why not one MEM slice per side).
+    "ulx3s": TileConfig(lanes=4, streams=8, mem_slices=2, mem_words=1024, vxm_alus=1,
                         mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=1024),
 }
