@@ -20,7 +20,7 @@ from .synth import FAMILIES, synthesize
 NAMES = {"ice40": "iCE40", "ecp5": "ECP5"}
 
 
-def table(config_name: str, families: tuple[str, ...] = ("ice40", "ecp5")) -> list[str]:
+def table(config_name: str, families: tuple[str, ...] = tuple(FAMILIES)) -> list[str]:
     cfg = TileConfig.named(config_name)
     kinds = ("LUT", "FF", "carry", "DSP", "BRAM")
     head = " | ".join(f"{NAMES[f]} LUT | FF | carry | DSP | BRAM" for f in families)
