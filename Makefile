@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test workers: one per core of the CI machine; a test file stays on one worker.
+JOBS   ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 .PHONY: all setup test test-long demo bench sim verilog resources lint docs clean help fpga
 
@@ -44,16 +47,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-long: $(STAMP)
-	LPU_LONG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	LPU_LONG=1 $(PYTEST) $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m lpu.sw.demo
 
 sim: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_hw_decoder.py $(wildcard tests/test_rtl_*.py tests/test_hw_*.py)
+	$(PYTEST) $(PYTEST_ARGS) tests/test_hw_decoder.py $(wildcard tests/test_rtl_*.py tests/test_hw_*.py)
 
 verilog: $(STAMP)
 	$(BIN)/lpu verilog -o build

@@ -9,8 +9,10 @@ are missing) into the unit's ``run`` folder.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,19 @@ def wave_format(who: str = "WAVES=1") -> str:
     return "vcd"
 
 
+@contextmanager
+def build_lock(folder: Path):
+    """Hold an exclusive lock on building ``folder``: parallel test workers (pytest -n) that
+    need the same model wait for the first one's build instead of building over it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_verilog(component, name: str) -> Path:
     """Convert an Amaranth component to Verilog in its own content-addressed folder."""
     from amaranth.back import verilog
@@ -53,7 +68,9 @@ def write_verilog(component, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.v"
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)
     return path
 
 
@@ -102,12 +119,15 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     stamp = folder / f"built-{hashlib.sha256(' '.join(args).encode()).hexdigest()[:8]}"
     build_dir = folder / (f"sim-{trace}" if waves else "sim")
     if not stamp.exists():
-        runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir, build_args=args,
-                     timescale=("1ns", "1ps"), waves=waves, always=True)
-        stamp.touch()
+        with build_lock(build_dir):
+            if not stamp.exists():
+                runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
+                             build_args=args, timescale=("1ns", "1ps"), waves=waves, always=True)
+                stamp.touch()
     test_dir = folder / "run"
     test_dir.mkdir(exist_ok=True)
     results = test_dir / f"results-{test_module.rsplit('.', 1)[-1]}.xml"
+    results.unlink(missing_ok=True)
     run_test(runner, hdl_toplevel=name, test_module=test_module, build_dir=build_dir,
              test_dir=test_dir, extra_env={k: str(v) for k, v in (env or {}).items()},
              testcase=testcase, waves=waves, results_xml=str(results))

@@ -129,6 +129,16 @@ def build_model(folder: Path, what: str, verilog_files, top: str, ports_vlt: Pat
     stamp = folder / "built"
     if stamp.exists():
         return folder
+    with harness.build_lock(folder):
+        if not stamp.exists():
+            _build_model(folder, what, verilog_files, top, ports_vlt, extra_args, timescale,
+                         waves, verbose)
+    return folder
+
+
+def _build_model(folder, what, verilog_files, top, ports_vlt, extra_args, timescale, waves,
+                 verbose) -> None:
+    stamp = folder / "built"
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     if verbose:
@@ -151,7 +161,6 @@ def build_model(folder: Path, what: str, verilog_files, top: str, ports_vlt: Pat
     stamp.touch()
     if verbose:
         _log(f"{what}: built in {time.monotonic() - t0:.0f} s ({folder})")
-    return folder
 
 
 def build(config: TileConfig, fault: str | None = None, waves: str | None = None,
@@ -232,12 +241,19 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
 def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     """Build ``raw_main.cpp`` against the same tile Verilog and Verilator flags as the cocotb
     model (no VPI, no Python): the reference loop for the harness-overhead ratio."""
-    import subprocess
-
     folder = build(config, verbose=verbose)
     exe = folder / "raw" / "raw_tile"
     if exe.exists():
         return exe
+    with harness.build_lock(folder / "raw"):
+        if not exe.exists():
+            _build_raw(folder, verbose)
+    return exe
+
+
+def _build_raw(folder: Path, verbose: bool) -> None:
+    import subprocess
+
     if verbose:
         _log("raw model: building the plain Verilator loop (a few minutes) ...")
     t0 = time.monotonic()
@@ -251,7 +267,6 @@ def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     _prune(folder / "raw", keep="raw_tile")
     if verbose:
         _log(f"raw model: built in {time.monotonic() - t0:.0f} s")
-    return exe
 
 
 def run_raw(config: TileConfig, job: Job) -> tuple[int, float]:
