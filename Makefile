@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# Test workers: one per core of the CI machine; a test file stays on one worker.
+# Test workers: one per core of the CI machine (model builds are locked, so a test may go to either).
 JOBS   ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
 .PHONY: all setup test test-long demo bench sim verilog resources lint docs clean help fpga
 
