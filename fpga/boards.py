@@ -91,7 +91,11 @@ class BoardTop(Elaboratable):
             m.domains.sync = sync = ClockDomain("sync")
             m.submodules.clock = Ecp5PllDomain(sync, platform.default_clk,
                                                board.oscillator_hz() / 1e6, board.tile_mhz)
-        m.submodules.core = core = BoardCore(self.board.config, self.board.divisor(self.baud))
+        buffer = None
+        if board.family == "ecp5":
+            from .clocks import ecp5_global_buffer as buffer
+        m.submodules.core = core = BoardCore(self.board.config, self.board.divisor(self.baud),
+                                             global_buffer=buffer)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)

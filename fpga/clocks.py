@@ -1,5 +1,5 @@
 """Tile clocks below or above a board's oscillator: an ECP5 PLL (``EHXPLLL``) as the ``sync``
-domain, held in reset until it locks."""
+domain, held in reset until it locks; and the ECP5 clock network for high-fanout nets."""
 
 from __future__ import annotations
 
@@ -64,3 +64,12 @@ class Ecp5PllDomain(Elaboratable):
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain=sync.name)
         platform.add_clock_constraint(sync.clk, self.f_out * 1e6)
         return m
+
+
+def ecp5_global_buffer(m: Module, name: str, net: Signal) -> Signal:
+    """``net`` through a ``DCCA`` onto an ECP5 primary clock network, which reaches every
+    slice's clock enable and reset: nextpnr promotes only clocks itself, and a net that
+    enables ~12,000 flip-flops otherwise takes general routing to each of them."""
+    buffered = Signal(name=f"{name}_global")
+    m.submodules[f"{name}_dcca"] = Instance("DCCA", i_CLKI=net, i_CE=1, o_CLKO=buffered)
+    return buffered

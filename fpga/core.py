@@ -28,6 +28,8 @@ class BoardCore(wiring.Component):
         Clock cycles per UART bit (clock frequency / baud rate), at least 4.
     timeout : int or None
         The bridge's inter-byte timeout in cycles (``UartBridge``).
+    global_buffer : callable or None
+        Passed to the ``Tile``: puts its control nets on the device's clock network.
 
     Members
     -------
@@ -41,10 +43,11 @@ class BoardCore(wiring.Component):
         The bridge's count of rejected frames, for an LED.
     """
 
-    def __init__(self, config: TileConfig, divisor: int, *, timeout: int | None = None):
+    def __init__(self, config: TileConfig, divisor: int, *, timeout: int | None = None,
+                 global_buffer=None):
         if not isinstance(config, TileConfig):
             raise TypeError(f"config must be a TileConfig, not {config!r}")
-        self.tile = Tile(config)
+        self.tile = Tile(config, global_buffer=global_buffer)
         self.bridge = UartBridge(config, divisor, timeout=timeout)  # checks its arguments
         self.config = config
         super().__init__({

@@ -71,14 +71,22 @@ class Tile(wiring.Component):
         The outgoing wire of link port p (``HostMap.port_name``), on this tile's clock.
     link_<p>_rx_data, link_<p>_rx_valid, link_<p>_rx_clk : In
         The incoming wire and the partner's clock that times it. An unused port's clock is 0.
+
+    ``global_buffer``, if given, is called as ``global_buffer(m, name, signal)`` for each of
+    the three tile-wide control nets (unit enable, unit reset, queue enable; each reaches
+    most of the tile's flip-flops) and returns the signal to use instead: a board build
+    drives them through the device's clock network (``lpu.fpga.clocks``) rather than the
+    general routing. It must not change the value.
     """
 
-    def __init__(self, config: TileConfig, fault: str | None = None):
+    def __init__(self, config: TileConfig, fault: str | None = None, *, global_buffer=None):
         if not isinstance(config, TileConfig):
             raise TypeError(f"config must be a TileConfig, not {config!r}")
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be None or one of {', '.join(FAULTS)}, not {fault!r}")
-        self.config, self.fault = config, fault
+        if global_buffer is not None and not callable(global_buffer):
+            raise TypeError(f"global_buffer must be callable or None, not {global_buffer!r}")
+        self.config, self.fault, self.global_buffer = config, fault, global_buffer
         self.map = HostMap(config)
         self.link_format = link_format(config)
         ports = {
@@ -128,15 +136,21 @@ class Tile(wiring.Component):
         err_now = Signal()
         unit_en = Signal()
         unit_rst = Signal()
+        queue_en = Signal()
         m.d.comb += [unit_en.eq(~((running & frozen) | err_now | after_error)),
-                     unit_rst.eq(launch | after_error)]
+                     unit_rst.eq(launch | after_error), queue_en.eq(~err_now)]
+        if self.global_buffer is not None:
+            unit_en, unit_rst, queue_en = (
+                self.global_buffer(m, name, net)
+                for name, net in (("unit_en", unit_en), ("unit_rst", unit_rst),
+                                  ("queue_en", queue_en)))
 
         def add_unit(name, unit):
             m.submodules[name] = ResetInserter(unit_rst)(EnableInserter(unit_en)(unit))
             return unit
 
         def add_queue(name, queue):
-            m.submodules[name] = EnableInserter(~err_now)(queue)
+            m.submodules[name] = EnableInserter(queue_en)(queue)
             m.d.comb += [queue.start.eq(launch), queue.freeze.eq(~running | frozen)]
             return queue
 

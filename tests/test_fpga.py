@@ -26,6 +26,19 @@ def test_board_top_smoke(name, tmp_path):
     build.smoke(board, tmp_path)
     constraints = (tmp_path / ("top.pcf" if board.family == "ice40" else "top.lpf")).read_text()
     assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
+    dccas = [line.split()[-1] for line in (tmp_path / "top.il").read_text().splitlines()
+             if line.strip().startswith("cell \\DCCA ")]
+    if board.family == "ecp5":  # the tile's control nets ride the clock network
+        assert sorted(dccas) == ["\\queue_en_dcca", "\\unit_en_dcca", "\\unit_rst_dcca"]
+    else:
+        assert dccas == []
+
+
+def test_tile_global_buffer_must_be_callable():
+    from lpu.hw.tile import Tile
+
+    with pytest.raises(TypeError, match="global_buffer must be callable"):
+        Tile(BOARDS["ulx3s"].config, global_buffer="DCCA")
 
 
 def test_board_table():
