@@ -47,8 +47,9 @@ def wave_format(who: str = "WAVES=1") -> str:
 
 @contextmanager
 def build_lock(folder: Path):
-    """Hold an exclusive lock on building ``folder``: parallel test workers (pytest -n) that
-    need the same model wait for the first one's build instead of building over it."""
+    """Hold an exclusive lock on ``folder`` (a model's build or run folder): parallel test
+    workers (pytest -n) that need the same model wait for the first one's build, or run,
+    instead of working over it."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -127,13 +128,14 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     test_dir = folder / "run"
     test_dir.mkdir(exist_ok=True)
     results = test_dir / f"results-{test_module.rsplit('.', 1)[-1]}.xml"
-    results.unlink(missing_ok=True)
-    run_test(runner, hdl_toplevel=name, test_module=test_module, build_dir=build_dir,
-             test_dir=test_dir, extra_env={k: str(v) for k, v in (env or {}).items()},
-             testcase=testcase, waves=waves, results_xml=str(results))
-    if not results.exists():
-        raise AssertionError(f"cocotb wrote no results for {test_module} (see {test_dir})")
-    total, failed = get_results(results)
+    with build_lock(test_dir):  # one run at a time in the shared run folder
+        results.unlink(missing_ok=True)
+        run_test(runner, hdl_toplevel=name, test_module=test_module, build_dir=build_dir,
+                 test_dir=test_dir, extra_env={k: str(v) for k, v in (env or {}).items()},
+                 testcase=testcase, waves=waves, results_xml=str(results))
+        if not results.exists():
+            raise AssertionError(f"cocotb wrote no results for {test_module} (see {test_dir})")
+        total, failed = get_results(results)
     if failed or not total:
         raise AssertionError(f"{failed} of {total} cocotb tests failed in {test_module} "
                              f"(log and results in {test_dir})")
