@@ -25,7 +25,7 @@ Nothing is computed here that a unit could compute; the tile only
 
 from __future__ import annotations
 
-from amaranth import Cat, ClockDomain, ClockSignal, Const, Module, Mux, Signal, signed
+from amaranth import Cat, ClockDomain, ClockSignal, Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.hdl import DomainRenamer, EnableInserter, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -137,8 +137,12 @@ class Tile(wiring.Component):
         unit_en = Signal()
         unit_rst = Signal()
         queue_en = Signal()
-        m.d.comb += [unit_en.eq(~((running & frozen) | err_now | after_error)),
-                     unit_rst.eq(launch | after_error), queue_en.eq(~err_now)]
+        # The units run in a domain without the tile's reset: ``unit_rst`` includes it, so
+        # every unit flip-flop has one reset net (one global net on a board, not a LUT each).
+        m.domains.unit = ClockDomain("unit", reset_less=True, local=True)
+        m.d.comb += [ClockSignal("unit").eq(ClockSignal()),
+                     unit_en.eq(~((running & frozen) | err_now | after_error)),
+                     unit_rst.eq(launch | after_error | ResetSignal()), queue_en.eq(~err_now)]
         if self.global_buffer is not None:
             unit_en, unit_rst, queue_en = (
                 self.global_buffer(m, name, net)
@@ -146,7 +150,8 @@ class Tile(wiring.Component):
                                   ("queue_en", queue_en)))
 
         def add_unit(name, unit):
-            m.submodules[name] = ResetInserter(unit_rst)(EnableInserter(unit_en)(unit))
+            m.submodules[name] = DomainRenamer("unit")(
+                ResetInserter(unit_rst)(EnableInserter(unit_en)(unit)))
             return unit
 
         def add_queue(name, queue):
