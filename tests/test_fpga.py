@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Board tops: the fast synthesis smoke of every board and the build report parser.
 
 Full synthesis, place and route and the bitstream are ``make fpga BOARD=...`` (minutes to tens
