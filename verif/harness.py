@@ -59,6 +59,16 @@ def build_lock(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def build_once(done: Path, lock: Path, build) -> None:
+    """Call ``build`` unless ``done`` exists, under ``build_lock(lock)``; ``build`` must create
+    ``done`` when it succeeds. A worker that waited for another's build does not repeat it."""
+    if done.exists():
+        return
+    with build_lock(lock):
+        if not done.exists():
+            build()
+
+
 def write_verilog(component, name: str) -> Path:
     """Convert an Amaranth component to Verilog in its own content-addressed folder."""
     from amaranth.back import verilog
@@ -119,12 +129,13 @@ def run(component, name: str, test_module: str, env: dict | None = None,
     # The stamp names the build arguments too, so changing them rebuilds.
     stamp = folder / f"built-{hashlib.sha256(' '.join(args).encode()).hexdigest()[:8]}"
     build_dir = folder / (f"sim-{trace}" if waves else "sim")
-    if not stamp.exists():
-        with build_lock(build_dir):
-            if not stamp.exists():
-                runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir,
-                             build_args=args, timescale=("1ns", "1ps"), waves=waves, always=True)
-                stamp.touch()
+
+    def build():
+        runner.build(sources=[source], hdl_toplevel=name, build_dir=build_dir, build_args=args,
+                     timescale=("1ns", "1ps"), waves=waves, always=True)
+        stamp.touch()
+
+    build_once(stamp, build_dir, build)
     test_dir = folder / "run"
     test_dir.mkdir(exist_ok=True)
     results = test_dir / f"results-{test_module.rsplit('.', 1)[-1]}.xml"

@@ -126,13 +126,8 @@ def build_model(folder: Path, what: str, verilog_files, top: str, ports_vlt: Pat
     """Generate (``verilog_files``: file name -> function returning its text) and build a
     Verilator model in ``folder`` once; later calls return the folder at once."""
     harness.verilator_env()
-    stamp = folder / "built"
-    if stamp.exists():
-        return folder
-    with harness.build_lock(folder):
-        if not stamp.exists():
-            _build_model(folder, what, verilog_files, top, ports_vlt, extra_args, timescale,
-                         waves, verbose)
+    harness.build_once(folder / "built", folder, lambda: _build_model(
+        folder, what, verilog_files, top, ports_vlt, extra_args, timescale, waves, verbose))
     return folder
 
 
@@ -243,11 +238,7 @@ def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     model (no VPI, no Python): the reference loop for the harness-overhead ratio."""
     folder = build(config, verbose=verbose)
     exe = folder / "raw" / "raw_tile"
-    if exe.exists():
-        return exe
-    with harness.build_lock(folder / "raw"):
-        if not exe.exists():
-            _build_raw(folder, verbose)
+    harness.build_once(exe, folder / "raw", lambda: _build_raw(folder, verbose))
     return exe
 
 
