@@ -61,7 +61,7 @@ BOARDS: dict[str, Board] = {
     "ulx3s": Board(
         name="ulx3s", device="LFE5U-85F-6BG381C", platform_class="ulx3s.ULX3S_85F_Platform",
         config_name="ulx3s", family="ecp5",
-        capacity=(("LUT", 83640), ("FF", 83640), ("DSP", 156), ("BRAM", 208)), tile_mhz=10.0,
+        capacity=(("LUT", 83640), ("FF", 83640), ("DSP", 156), ("BRAM", 208)), tile_mhz=15.0,
         nextpnr_opts="--router router2 --placer static"),
 }
 

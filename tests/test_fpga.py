@@ -92,7 +92,7 @@ def test_ecp5_pll_params():
     from lpu.fpga.clocks import PFD_MHZ, VCO_MHZ, ecp5_pll_params
 
     assert ecp5_pll_params(25, 12.5) == {"CLKI_DIV": 2, "CLKFB_DIV": 1, "CLKOP_DIV": 48}
-    for f_out in (10, 12.5, 20, 50, 80):
+    for f_out in (10, 12.5, 15, 20, 50, 80):
         p = ecp5_pll_params(25, f_out)
         assert 25 / p["CLKI_DIV"] * p["CLKFB_DIV"] == pytest.approx(f_out)
         assert PFD_MHZ[0] <= 25 / p["CLKI_DIV"] <= PFD_MHZ[1]
