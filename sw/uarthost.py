@@ -24,6 +24,9 @@ from .hostmap import HostMap
 POLL_SECONDS = 0.01
 #: Seconds a reply may take to start or to continue before the host gives up.
 REPLY_TIMEOUT = 2.0
+#: Status polls after CLEAR or ABORT before the host gives up; the tile is idle again after
+#: at most a few (a poll frame takes longer than clearing a bank).
+IDLE_POLLS = 1000
 
 
 class UartHostError(LpuError):
@@ -76,16 +79,22 @@ def write_words(hmap: HostMap, writes, max_write: int) -> Steps:
         yield from transact(hmap, up.encode_write(hmap, address, words, max_write))
 
 
-def wait_idle(hmap: HostMap, limit_cycles: int | None) -> Steps:
+def wait_idle(hmap: HostMap, limit_cycles: int | None, after: str = "") -> Steps:
     """Poll REG_CTRL until the tile is not busy; False when REG_CYCLES passes ``limit_cycles``
-    first (a running program)."""
+    first (a running program). Without a limit (after CLEAR or ABORT, ``after`` names which)
+    UartHostError once ``IDLE_POLLS`` polls have found it busy."""
     busy = hm.STATUS_RUNNING | hm.STATUS_CLEARING | hm.STATUS_ARMED
+    polls = 0
     while True:
         status, cycles = yield from read_words(hmap, [hm.REG_CTRL, hm.REG_CYCLES])
         if not status & busy:
             return True
         if limit_cycles is not None and cycles > limit_cycles:
             return False
+        polls += 1
+        if limit_cycles is None and polls >= IDLE_POLLS:
+            raise UartHostError(f"the tile is still busy after {after or 'the request'} "
+                                f"({polls} status polls, REG_CTRL {status:#x}); reset the board")
         yield "wait", POLL_SECONDS
 
 
@@ -104,7 +113,7 @@ def job_steps(hmap: HostMap, job, max_write: int = up.DEFAULT_MAX_WRITE) -> Step
     max_write = min(max_write, fields["max_write"])
     t0 = time.perf_counter()
     yield from write_words(hmap, [(hm.REG_CTRL, hm.CTRL_CLEAR)], max_write)
-    yield from wait_idle(hmap, None)
+    yield from wait_idle(hmap, None, "CLEAR")
     yield from write_words(hmap, job.writes, max_write)
     load_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -113,7 +122,7 @@ def job_steps(hmap: HostMap, job, max_write: int = up.DEFAULT_MAX_WRITE) -> Step
     run_seconds = time.perf_counter() - t0
     if not finished:
         yield from write_words(hmap, [(hm.REG_CTRL, hm.CTRL_ABORT)], max_write)
-        yield from wait_idle(hmap, None)
+        yield from wait_idle(hmap, None, "ABORT")
     nq = len(hmap.config.queues)
     regs = yield from read_words(
         hmap, [hm.REG_CTRL, hm.REG_CYCLES, hm.REG_FROZEN]
