@@ -8,13 +8,21 @@ the ISA or the tile config forbids, or an instruction of another unit).
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
-from ..sw.isa import DTYPES, ILLEGAL_VALUES, INSTRUCTIONS, OPCODE_BITS, WORD_BITS, field_limit
+from ..sw.isa import (
+    DTYPES,
+    ILLEGAL_VALUES,
+    INSTRUCTIONS,
+    OPCODE_BITS,
+    WORD_BITS,
+    field_limit,
+    lanes_problem,
+)
 
 
 def field_widths() -> dict[str, int]:
@@ -62,6 +70,8 @@ class Decoder(wiring.Component):
                 with m.Case(instr.opcode):
                     bad = Signal(name=f"bad_{instr.mnemonic.lower()}")
                     checks = []
+                    if lanes_problem(instr, self.config) is not None:
+                        checks.append(Const(1))
                     if instr.reserved_bits:
                         checks.append(word[:instr.reserved_bits] != 0)
                     raws = {}

@@ -101,9 +101,8 @@ class Sxm(wiring.Component):
     def __init__(self, config: TileConfig, fault: bool = False):
         if not isinstance(config, TileConfig):
             raise TypeError(f"config must be a TileConfig, not {config!r}")
-        if config.lanes % 4 or config.lanes & (config.lanes - 1):
-            raise ValueError(f"the SXM needs a power-of-two lane count divisible by 4 "
-                             f"(TRANSPOSE blocks), not {config.lanes}")
+        if config.lanes & (config.lanes - 1):
+            raise ValueError(f"the SXM needs a power-of-two lane count, not {config.lanes}")
         if config.lanes > 1 << 7:
             raise ValueError(f"ARGMAX returns an int8 lane index; {config.lanes} lanes is too many")
         _check_isa()
@@ -208,6 +207,7 @@ class Sxm(wiring.Component):
                 Mux(entry < L, pick, 0))
 
         # TRANSPOSE: z_j[4b + i] = a_i[4b + j] (byte j of output lane 4b + i: plane i, lane 4b + j).
+        # A tile of fewer than 4 lanes has no TRANSPOSE (the decoder rejects it): no blocks.
         x_transpose = Signal(width)
         for block in range(L // 4):
             for j in range(4):

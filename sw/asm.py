@@ -22,7 +22,15 @@ import numpy as np
 
 from .config import DTYPE_BYTES, TileConfig
 from .errors import Location, LpuError
-from .isa import BY_MNEMONIC, DTYPES, EncodingError, Instr, check_operands, check_value
+from .isa import (
+    BY_MNEMONIC,
+    DTYPES,
+    EncodingError,
+    Instr,
+    check_operands,
+    check_value,
+    lanes_problem,
+)
 from .program import Item, Program, Symbol
 
 MAX_SOURCE_BYTES = 16 << 20
@@ -341,6 +349,8 @@ class Assembler:
         if instr.unit not in ("ICU", unit):
             raise LpuError(f"{instr.mnemonic} is a {instr.unit} instruction; queue {self.queue} "
                            f"takes {unit} and ICU instructions", self.loc(n, col))
+        if (why := lanes_problem(instr, self.config)) is not None:
+            raise LpuError(why, self.loc(n, col))
         values: dict[str, int] = {}
         dts = instr.dtype_fields
         if len(suffixes) != len(dts):

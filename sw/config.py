@@ -70,7 +70,8 @@ class TileConfig:
             v = getattr(self, f.name)
             need(isinstance(v, int) and not isinstance(v, bool) and v > 0,
                  f"{f.name} must be a positive integer, not {v!r}")
-        need(self.lanes in (4, 8, 16, 32, 64), f"lanes must be 4, 8, 16, 32 or 64, not {self.lanes}")
+        need(self.lanes in (2, 4, 8, 16, 32, 64),
+             f"lanes must be 2, 4, 8, 16, 32 or 64, not {self.lanes}")
         need(self.streams % 4 == 0 and self.streams <= 32,
              f"streams must be a multiple of 4 up to 32, not {self.streams}")
         need(self.mem_slices <= 16, f"mem_slices must be at most 16, not {self.mem_slices}")

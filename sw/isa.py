@@ -78,6 +78,7 @@ class Instr:
     stall: str | None = None  # "deskew" / "runtime": freezes the whole tile
     syntax: tuple[str, ...] = field(default=())  # operand order in text; default: field order
     lands: int | None = None  # cycle offset at whose end the last effect lands; None: latency
+    min_lanes: int = 1  # a tile with fewer lanes does not have the instruction (illegal there)
 
     @property
     def settle(self) -> int:
@@ -199,7 +200,7 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "z[l] = a[lane] for every l.", reads=(("a", "dt"),), writes=(("z", "dt"),)),
     Instr("TRANSPOSE", 0x18, "SXM", (A, Z), 1,
           "4x4 byte transpose of a 4-stream group in each block of 4 lanes: "
-          "z_j[4b+i] = a_i[4b+j].", reads=(("a", 4),), writes=(("z", 4),)),
+          "z_j[4b+i] = a_i[4b+j].", reads=(("a", 4),), writes=(("z", 4),), min_lanes=4),
     Instr("SETMAP", 0x19, "SXM", (A, Field("map", "u", 4, limit="sxm_maps")), 0,
           "map table entry l = a[l] (unsigned), for PERMUTE issued in a later cycle.",
           reads=(("a", 1),)),
@@ -360,8 +361,19 @@ def field_limit(f: Field, config) -> int | None:
     return getattr(config, f.limit) - (0 if f.inclusive else 1)
 
 
+def lanes_problem(instr: Instr, config) -> str | None:
+    """Why ``config``'s tile does not have ``instr`` (too few lanes), or None."""
+    if config.lanes < instr.min_lanes:
+        return (f"{instr.mnemonic} needs at least {instr.min_lanes} lanes; this tile has "
+                f"{config.lanes}")
+    return None
+
+
 def check_operands(instr: Instr, values: dict[str, int], config) -> list[tuple[str, str]]:
-    """Checks that depend on the tile config: (field name, message) for every problem."""
+    """Checks that depend on the tile config: (field name, message) for every problem; an
+    instruction the tile does not have is a problem of its first field."""
+    if (why := lanes_problem(instr, config)) is not None:
+        return [(instr.fields[0].name if instr.fields else "", why)]
     problems = []
     for f in instr.fields:
         v = values[f.name]

@@ -74,8 +74,9 @@ def render() -> str:
                   "| opcode | syntax | fields | streams | latency | semantics |",
                   "|---|---|---|---|---|---|"]
         for i in rows:
+            only = f" Only on tiles of {i.min_lanes} or more lanes." if i.min_lanes > 1 else ""
             lines.append(f"| {i.opcode:#04x} | `{_operand_syntax(i)}` | {_fields(i)} | "
-                         f"{_streams(i)} | {i.latency} | {i.semantics} |")
+                         f"{_streams(i)} | {i.latency} | {i.semantics}{only} |")
         lines.append("")
     counts = ", ".join(f"{u} {sum(1 for i in INSTRUCTIONS if i.unit == u)}" for u in UNITS)
     lines += [f"Instructions per unit: {counts}; {len(INSTRUCTIONS)} in all.", ""]

@@ -37,12 +37,13 @@ def words_for(rng, count):
     return out
 
 
-@pytest.mark.parametrize(("unit", "queue", "bank"), [
-    ("MEM", "MEM_W0.0", 0), ("MEM", "MEM_E1.1", 1), ("VXM", "VXM.0", None),
-    ("MXM_WGT", "MXM_W.WGT", None), ("MXM_ACT", "MXM_E.ACT", None), ("SXM", "SXM_W", None),
-    ("C2C", "C2C_E", None)])
-def test_decoder_matches_isa(unit, queue, bank):
-    cfg = TileConfig()
+@pytest.mark.parametrize(("unit", "queue", "bank", "lanes"), [
+    ("MEM", "MEM_W0.0", 0, 16), ("MEM", "MEM_E1.1", 1, 16), ("VXM", "VXM.0", None, 16),
+    ("MXM_WGT", "MXM_W.WGT", None, 16), ("MXM_ACT", "MXM_E.ACT", None, 16),
+    ("SXM", "SXM_W", None, 16), ("C2C", "C2C_E", None, 16),
+    ("SXM", "SXM_E", None, 2)])  # a 2-lane tile has no TRANSPOSE
+def test_decoder_matches_isa(unit, queue, bank, lanes):
+    cfg = TileConfig(lanes=lanes)
     dut = Decoder(cfg, unit, bank)
     words = words_for(random.Random(queue), 1500)
     mismatches = []
@@ -63,3 +64,23 @@ def test_decoder_matches_isa(unit, queue, bank):
     sim.add_testbench(bench)
     sim.run()
     assert not mismatches, mismatches[:10]
+
+
+def test_two_lane_decoder_rejects_transpose():
+    """The ISA rule the comparison above relies on, by hand: TRANSPOSE E0, E4 decodes on a
+    4-lane tile and is illegal on a 2-lane one."""
+    from lpu.sw.isa import BY_MNEMONIC, encode
+
+    word = encode(BY_MNEMONIC["TRANSPOSE"], {"a": 0, "z": 4})
+    results = {}
+    for lanes in (2, 4):
+        dut = Decoder(TileConfig(lanes=lanes), "SXM")
+
+        async def bench(ctx, dut=dut, lanes=lanes):
+            ctx.set(dut.word, word)
+            results[lanes] = ctx.get(dut.illegal)
+
+        sim = Simulator(dut)
+        sim.add_testbench(bench)
+        sim.run()
+    assert results == {2: 1, 4: 0}

@@ -54,6 +54,30 @@ def test_gemv_all_extremes():
     assert r.outputs["y"][0] == 64 * 128 * 128
 
 
+#: A 2-lane tile: one weight feeder per MXM, MXM tiles of 2 cycles (IW, ABCB), no TRANSPOSE.
+TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
+                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
+
+
+@pytest.mark.parametrize(("k", "n"), [(2, 2), (8, 8), (16, 6), (128, 16)])
+def test_gemv_two_lanes(k, n):
+    rng = np.random.default_rng(k * 7 + n)
+    x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
+    r = run(KERNELS["gemv"][0](TWO_LANES, k, n), {"x": x, "w": w}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
+
+
+def test_ffn_two_lanes():
+    rng = np.random.default_rng(11)
+    d, f, mult, shift = 16, 32, 1, 8
+    x, wg, wu, wd = (rand_i8(rng, s) for s in (d, (d, f), (d, f), (f, d)))
+    r = run(KERNELS["ffn"][0](TWO_LANES, d, f, mult, shift),
+            {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
+    np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
+    with pytest.raises(KernelError, match=r"--d >= 16 \(4 x lanes, at least 16\)"):
+        KERNELS["ffn"][0](TWO_LANES, 8, 32, mult, shift)
+
+
 ONE_SLICE = TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=3,
                        mxm_accumulators=2, mxm_act_slots=16, sxm_maps=2, queue_words=1024)
 
@@ -145,7 +169,7 @@ def test_requant_kernel(mult, shift):
     ("gemv", {"k": 16, "n": 0}, "--n must be a positive multiple"),
     ("gemv", {"k": 16 * 65, "n": 16}, "activation buffer slots"),
     ("gemv", {"k": 2048, "n": 2048}, "does not fit"),
-    ("ffn", {"d": 32, "f": 64, "mult": 1, "shift": 8}, "--d >= 64"),
+    ("ffn", {"d": 32, "f": 64, "mult": 1, "shift": 8}, "--d >= 64 (4 x lanes"),
     ("requant", {"n": 16, "mult": 1 << 15, "shift": 0}, "--mult must be in"),
 ])
 def test_kernel_parameter_errors(name, args, phrase):

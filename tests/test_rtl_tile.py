@@ -142,6 +142,75 @@ def test_illegal_instructions_raise_the_error_flag():
         assert res.errors == [queue] and res.cycles == cycle, (res.errors, res.cycles)
 
 
+#: A 2-lane tile (its own Verilator model): one weight feeder per MXM, no TRANSPOSE.
+TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
+                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
+
+
+TRANSPOSE_SRC = """{config}
+.queue MEM_E0.0
+@0  READ 0, E0
+.queue MEM_E0.1
+@0  READ 1024, E1
+.queue MEM_E1.0
+@1  READ 0, E2
+.queue MEM_E1.1
+@1  READ 1024, E3
+.queue SXM_E
+@3  TRANSPOSE E0, E4
+"""
+
+
+def _config_line(cfg: TileConfig) -> str:
+    return ".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items())
+
+
+def test_two_lane_tile():
+    """gemv and ffn bit- and cycle-exact against golden and numpy; TRANSPOSE, which a 2-lane
+    tile does not have, stops it with the SXM queue's error; 30 differential fuzz programs."""
+    rng = np.random.default_rng(2)
+    hmap = HostMap(TWO_LANES)
+    x, w = rand_i8(rng, 16), rand_i8(rng, (16, 6))
+    d, f = 16, 16
+    xf, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
+        rand_i8(rng, (f, d))
+    cases = [(KERNELS["gemv"][0](TWO_LANES, 16, 6), {"x": x, "w": w},
+              {"y": reference.gemv(x, w)}),
+             (KERNELS["ffn"][0](TWO_LANES, d, f, 1, 8),
+              {"x": xf, "w_gate": wg, "w_up": wu, "w_down": wd},
+              {"y": reference.ffn(xf, wg, wu, wd, 1, 8)})]
+    jobs, runs = [], []
+    for text, inputs, refs in cases:
+        prog = assemble_text("kernel.s", text)
+        sched = schedule(prog)
+        prog = dataclasses.replace(prog, queues=sched.lowered)
+        gold = run_golden(prog, inputs, list(refs))
+        reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
+        jobs.append(rtl_job(prog, inputs, reads, 100 * sched.cycles))
+        runs.append((prog, sched.cycles, gold, refs))
+    # TRANSPOSE with its four operand planes present, scheduled on the 4-lane twin of the tile:
+    # only the missing instruction can stop the 2-lane tile, in the TRANSPOSE's cycle 3.
+    twin = dataclasses.replace(TWO_LANES, lanes=4)
+    transpose = assemble_text("transpose.s", TRANSPOSE_SRC.format(config=_config_line(twin)))
+    sched = schedule(transpose)
+    transpose = dataclasses.replace(transpose, queues=sched.lowered)
+    assert sched.cycles == 5 and run_golden(transpose, {}, []).error is None
+    transpose = dataclasses.replace(transpose, config=TWO_LANES)
+    jobs.append(Job(hmap.load_writes(transpose), [], 1000))
+    results = rtl_tile.run_jobs(TWO_LANES, jobs)
+    for (prog, predicted, gold, refs), res in zip(runs, results[:-1], strict=True):
+        rtl = rtl_result(prog, res, list(refs))
+        assert gold.error is None and rtl.error is None, (gold.error, rtl.error)
+        assert rtl.cycles == gold.cycles == predicted
+        for sym, ref in refs.items():
+            np.testing.assert_array_equal(rtl.outputs[sym], ref)
+            np.testing.assert_array_equal(gold.outputs[sym], ref)
+    stop = results[-1]
+    assert stop.status & 4 and stop.errors == ["SXM_E"] and stop.cycles == 3, stop
+    outcomes = differential.run_seeds(range(30), TWO_LANES)
+    assert not differential.report(outcomes), differential.report(outcomes)
+
+
 def test_schedule_violation_raises_the_error_flag():
     """A WRITE of a stream that holds no value (the static checker rejects it, so the program
     is built directly) stops the RTL and the golden model in the same cycle, same source."""

@@ -37,7 +37,15 @@ from lpu.sw.asm import assemble_text
 from lpu.sw.c2c import link_format
 from lpu.sw.config import PRESETS, TileConfig
 from lpu.sw.errors import LpuError
-from lpu.sw.isa import BY_MNEMONIC, DTYPES, INSTRUCTIONS, Instr, format_instr, stream_width
+from lpu.sw.isa import (
+    BY_MNEMONIC,
+    DTYPES,
+    INSTRUCTIONS,
+    Instr,
+    format_instr,
+    lanes_problem,
+    stream_width,
+)
 from lpu.sw.program import Program
 from lpu.sw.schedule import schedule
 
@@ -386,6 +394,8 @@ class _Generator:
         self.place(q, t, instr, v)
 
     def allowed(self, q: _Queue, t: int, instr: Instr) -> bool:
+        if lanes_problem(instr, self.cfg) is not None:  # TRANSPOSE on a 2-lane tile
+            return False
         if instr.mnemonic == "REQUANT":
             return q.name in self.qparam  # with the reset multiplier 0 it only gives zeros
         if instr.mnemonic == "PERMUTE":

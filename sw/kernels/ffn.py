@@ -57,9 +57,10 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
     check_tile(cfg)
     if cfg.vxm_alus < 3:
         raise KernelError(f"ffn needs 3 VXM ALUs; this tile has {cfg.vxm_alus}")
-    if d < 4 * cfg.lanes:
-        raise KernelError(f"ffn needs --d >= {4 * cfg.lanes} (4 x lanes) so each block's VXM "
-                          "chain finishes before the next block's results arrive")
+    min_d = max(4 * cfg.lanes, 16)  # a 2-lane tile takes 2 cycles, not 4, per MXM tile
+    if d < min_d:
+        raise KernelError(f"ffn needs --d >= {min_d} (4 x lanes, at least 16) so each block's "
+                          "VXM chain finishes before the next block's results arrive")
     if not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
         raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "
                           f"{shift}")

@@ -43,11 +43,12 @@ def mem_slices(cfg: TileConfig) -> list[str]:
 
 
 def feeders(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
-    """The (slice, bank) queues that feed one MXM: as many as keep 4+ cycles per tile."""
+    """The (slice, bank) queues that feed one MXM: as many as keep 4+ cycles per tile (one
+    on a tile of fewer than 4 lanes, whose tiles take fewer cycles whatever the count)."""
     slices = [f"MEM_{h}{j}" for j in range(cfg.mem_slices)]
     all_feeders = [(s, bank) for s in slices for bank in range(cfg.mem_banks)]
-    count = max(f for f in range(1, len(all_feeders) + 1)
-                if cfg.lanes % f == 0 and cfg.lanes // f >= 4)
+    count = max((f for f in range(1, len(all_feeders) + 1)
+                 if cfg.lanes % f == 0 and cfg.lanes // f >= 4), default=1)
     return all_feeders[:count]
 
 
