@@ -62,3 +62,27 @@ def test_invalid_cases_stop_the_golden_model():
 def test_about_one_seed_in_eight_is_invalid_by_default():
     invalid = [seed for seed in range(64) if generate(seed, length=0.3).expect_error]
     assert len(invalid) == 8
+
+
+def test_two_lane_programs_run_and_skip_transpose():
+    """A 2-lane tile has no TRANSPOSE: the generator leaves it out, every program runs."""
+    from lpu.sw.config import TileConfig
+
+    cfg = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
+                     mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
+    issued = set()
+    for seed in range(20):
+        _, result = run_valid(seed, cfg)
+        issued.update(mnemonic for _, _, mnemonic in result.issues)
+    assert "TRANSPOSE" not in issued and {"ROTATE", "LW", "ABCB"} <= issued
+
+
+def test_replay_line_of_a_config_without_a_preset():
+    from lpu.sw.config import TileConfig
+    from lpu.verif.differential import Outcome
+
+    cfg = TileConfig(lanes=2, streams=8)
+    custom = Outcome(generate(3, cfg), 0, 0, None, [], [])
+    assert custom.replay == f"lpu.verif.differential.run_seeds([3], {cfg!r})"
+    preset = Outcome(generate(3, "small"), 0, 0, None, [], [])
+    assert preset.replay == "python -m lpu.verif.differential --seed 3 --config small"

@@ -37,14 +37,13 @@ class Outcome:
 
     @property
     def replay(self) -> str:
-        return (f"python -m lpu.verif.differential --seed {self.case.seed} "
-                f"--config {_preset_name(self.case.config)}")
+        from ..sw.config import PRESETS
 
-
-def _preset_name(cfg) -> str:
-    from ..sw.config import PRESETS
-
-    return next((n for n, c in PRESETS.items() if c == cfg), "default")
+        cfg, seed = self.case.config, self.case.seed
+        name = next((n for n, c in PRESETS.items() if c == cfg), None)
+        if name is None:  # the command line takes presets only
+            return f"lpu.verif.differential.run_seeds([{seed}], {cfg!r})"
+        return f"python -m lpu.verif.differential --seed {seed} --config {name}"
 
 
 def golden_run(case: FuzzCase) -> GoldenTile:
