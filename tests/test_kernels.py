@@ -57,48 +57,38 @@ def test_gemv_all_extremes():
 #: A 2-lane tile: one weight feeder per MXM, MXM tiles of 2 cycles (IW, ABCB), no TRANSPOSE.
 TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
                        mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
-
-
-@pytest.mark.parametrize(("k", "n"), [(2, 2), (8, 8), (16, 6), (128, 16)])
-def test_gemv_two_lanes(k, n):
-    rng = np.random.default_rng(k * 7 + n)
-    x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-    r = run(KERNELS["gemv"][0](TWO_LANES, k, n), {"x": x, "w": w}, ["y"])
-    np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
-
-
-def test_ffn_two_lanes():
-    rng = np.random.default_rng(11)
-    d, f, mult, shift = 16, 32, 1, 8
-    x, wg, wu, wd = (rand_i8(rng, s) for s in (d, (d, f), (d, f), (f, d)))
-    r = run(KERNELS["ffn"][0](TWO_LANES, d, f, mult, shift),
-            {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
-    np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
-    with pytest.raises(KernelError, match=r"--d >= 16 \(4 x lanes, at least 16\)"):
-        KERNELS["ffn"][0](TWO_LANES, 8, 32, mult, shift)
-
-
+#: One MEM slice per side: both hemispheres store their blocks into the tile's only four bank
+#: queues, each at its own words.
 ONE_SLICE = TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=3,
                        mxm_accumulators=2, mxm_act_slots=16, sxm_maps=2, queue_words=1024)
 
 
-@pytest.mark.parametrize(("k", "n"), [(16, 16), (32, 32), (16, 40)])
-def test_gemv_one_mem_slice_per_side(k, n):
-    """Both hemispheres store their blocks into the tile's only four bank queues, each at its
-    own words."""
-    rng = np.random.default_rng(k + n)
+@pytest.mark.parametrize(("cfg", "k", "n"), [
+    *(pytest.param(ONE_SLICE, k, n, id=f"one-slice-{k}x{n}") for k, n in
+      [(16, 16), (32, 32), (16, 40)]),
+    *(pytest.param(TWO_LANES, k, n, id=f"two-lanes-{k}x{n}") for k, n in
+      [(2, 2), (8, 8), (16, 6), (128, 16)])])
+def test_gemv_small_tiles(cfg, k, n):
+    rng = np.random.default_rng(k * 7 + n)
     x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-    r = run(KERNELS["gemv"][0](ONE_SLICE, k, n), {"x": x, "w": w}, ["y"])
+    r = run(KERNELS["gemv"][0](cfg, k, n), {"x": x, "w": w}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
 
 
-def test_ffn_one_mem_slice_per_side():
-    rng = np.random.default_rng(5)
-    d, f, mult, shift = 16, 32, 1, 9
+@pytest.mark.parametrize(("cfg", "shift"), [pytest.param(ONE_SLICE, 9, id="one-slice"),
+                                            pytest.param(TWO_LANES, 8, id="two-lanes")])
+def test_ffn_small_tiles(cfg, shift):
+    rng = np.random.default_rng(shift)
+    d, f, mult = 16, 32, 1
     x, wg, wu, wd = (rand_i8(rng, s) for s in (d, (d, f), (d, f), (f, d)))
-    r = run(KERNELS["ffn"][0](ONE_SLICE, d, f, mult, shift),
+    r = run(KERNELS["ffn"][0](cfg, d, f, mult, shift),
             {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
+
+
+def test_ffn_two_lanes_needs_16_cycles_per_block():
+    with pytest.raises(KernelError, match=r"--d >= 16 \(4 x lanes, at least 16\)"):
+        KERNELS["ffn"][0](TWO_LANES, 8, 32, 1, 8)
 
 
 @pytest.mark.parametrize("seed", range(3))
