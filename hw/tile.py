@@ -162,7 +162,7 @@ class Tile(wiring.Component):
         # Link ports: serializer, elastic buffers and HAC each; they run whether or not a
         # program does, so they are neither frozen nor reset by START.
         links = {}
-        roles = Signal(2 * len(hmap.link_ports))
+        roles = Signal(max(1, 2 * len(hmap.link_ports)))  # 1 bit, unused, without links
         for i, port in enumerate(hmap.link_ports):
             name = HostMap.port_name(*port)
             domain = name
@@ -177,10 +177,15 @@ class Tile(wiring.Component):
                          end.rx_valid.eq(getattr(self, f"{name}_rx_valid"))]
             links[port] = end
 
-        # The tile's HAC: its child port's (the one its parent aligns), else the first port's.
+        # The tile's HAC: its child port's (the one its parent aligns), else the first port's;
+        # a tile without links counts its own (hac_epoch is a power of two: it wraps itself).
         ends = list(links.values())
         hac, hac_wraps = Signal(range(cfg.hac_epoch)), Signal()
-        m.d.comb += [hac.eq(ends[0].hac), hac_wraps.eq(ends[0].hac_wraps)]
+        if ends:
+            m.d.comb += [hac.eq(ends[0].hac), hac_wraps.eq(ends[0].hac_wraps)]
+        else:
+            m.d.sync += hac.eq(hac + 1)
+            m.d.comb += hac_wraps.eq(hac == cfg.hac_epoch - 1)
         for i, end in reversed(list(enumerate(ends))):
             with m.If(roles[2 * i:2 * i + 2] == hac_mod.ROLE_CHILD):
                 m.d.comb += [hac.eq(end.hac), hac_wraps.eq(end.hac_wraps)]
@@ -372,7 +377,7 @@ class Tile(wiring.Component):
                 m.d.sync += armed.eq(1)
             with m.Elif(self.host_wdata[1]):
                 m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
-        with m.If(reg_write & (offset == hm.REG_LINK_ROLES)):
+        with m.If(reg_write & (offset == hm.REG_LINK_ROLES) & (len(ends) > 0)):
             m.d.sync += roles.eq(self.host_wdata)
         sweep = Signal(range(hmap.region_words + 1))
         m.d.comb += sweep.eq(max(cfg.mem_words, cfg.queue_words))

@@ -8,13 +8,17 @@ MEM slices are numbered outward from the VXM, so the two hemispheres mirror each
 Each slice owns one instruction queue, except the MEM (one queue per bank, ``MEM_W0.0`` and
 ``MEM_W0.1``, so a slice reads or writes both banks in one cycle), the VXM (one queue per ALU,
 ``VXM.0`` ..) and the MXM (``MXM_W.WGT`` loads weights, ``MXM_W.ACT`` installs them and feeds
-activations), so weight loading overlaps compute.
+activations), so weight loading overlaps compute. A tile with ``c2c_links`` = 0 has no C2C
+slices at the ends; it counts its own HAC and cannot be part of a multi-tile system.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
+
+#: Counts that may be 0: a tile with ``c2c_links`` = 0 has no C2C slices (and works alone).
+MAY_BE_ZERO = ("c2c_links",)
 
 #: Unit classes; each queue belongs to exactly one.
 UNIT_CLASSES = ("MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C")
@@ -68,8 +72,10 @@ class TileConfig:
 
         for f in fields(self):
             v = getattr(self, f.name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                 f"{f.name} must be a positive integer, not {v!r}")
+            least = 0 if f.name in MAY_BE_ZERO else 1
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= least,
+                 f"{f.name} must be {'a non-negative' if least == 0 else 'a positive'} "
+                 f"integer, not {v!r}")
         need(self.lanes in (2, 4, 8, 16, 32, 64),
              f"lanes must be 2, 4, 8, 16, 32 or 64, not {self.lanes}")
         need(self.streams % 4 == 0 and self.streams <= 32,
@@ -112,6 +118,8 @@ class TileConfig:
         m = self.mem_slices
         names = (["C2C_W", "MXM_W", "SXM_W"] + [f"MEM_W{i}" for i in reversed(range(m))] + ["VXM"]
                  + [f"MEM_E{i}" for i in range(m)] + ["SXM_E", "MXM_E", "C2C_E"])
+        if not self.c2c_links:  # a tile without chip-to-chip links has no C2C slices
+            names = names[1:-1]
         return tuple(Slice(n, n.split("_")[0], p) for p, n in enumerate(names))
 
     @cached_property

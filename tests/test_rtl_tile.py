@@ -142,9 +142,11 @@ def test_illegal_instructions_raise_the_error_flag():
         assert res.errors == [queue] and res.cycles == cycle, (res.errors, res.cycles)
 
 
-#: A 2-lane tile (its own Verilator model): one weight feeder per MXM, no TRANSPOSE.
+#: A 2-lane tile without chip-to-chip links (its own Verilator model): one weight feeder per
+#: MXM, no TRANSPOSE, no C2C slices, a HAC of its own.
 TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
-                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
+                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024,
+                       c2c_links=0)
 
 
 TRANSPOSE_SRC = """{config}
@@ -165,9 +167,10 @@ def _config_line(cfg: TileConfig) -> str:
     return ".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items())
 
 
-def test_two_lane_tile():
-    """gemv and ffn bit- and cycle-exact against golden and numpy; TRANSPOSE, which a 2-lane
-    tile does not have, stops it with the SXM queue's error; 30 differential fuzz programs."""
+def test_two_lane_tile_without_links():
+    """gemv and ffn bit- and cycle-exact against golden and numpy (the program starts on the
+    tile's own HAC); TRANSPOSE, which a 2-lane tile does not have, stops it with the SXM
+    queue's error; 30 differential fuzz programs."""
     rng = np.random.default_rng(2)
     hmap = HostMap(TWO_LANES)
     x, w = rand_i8(rng, 16), rand_i8(rng, (16, 6))

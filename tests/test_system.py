@@ -84,6 +84,22 @@ def test_star_links():
     assert len(star_links(2, TileConfig())) == 1  # one link per C2C slice is enough for 2
     with pytest.raises(ValueError, match=r"link 1 of C2C_E on the root .* c2c_links = 1"):
         star_links(4, TileConfig())
+    alone = TileConfig(c2c_links=0)  # no C2C slices: a single tile only
+    assert star_links(1, alone) == []
+    with pytest.raises(ValueError, match=r"link 0 of C2C_E on the root .* c2c_links = 0"):
+        star_links(2, alone)
+
+
+def test_config_without_links():
+    """c2c_links = 0 drops the two C2C slices and their queues; below 0 is an error."""
+    full, alone = TileConfig(), TileConfig(c2c_links=0)
+    assert [s.name for s in alone.slices] == [s.name for s in full.slices][1:-1]
+    assert {q.unit for q in alone.queues} == {q.unit for q in full.queues} - {"C2C"}
+    assert (alone.slices[0].name, alone.slices[0].position) == ("MXM_W", 0)
+    with pytest.raises(ValueError, match="c2c_links must be a non-negative integer, not -1"):
+        TileConfig(c2c_links=-1)
+    with pytest.raises(ValueError, match="lanes must be a positive integer, not 0"):
+        TileConfig(lanes=0)
 
 
 def test_deskew_plan():

@@ -233,7 +233,8 @@ class _Mutator:
                    self.with_queue(name, items))
 
     def recv_no_link(self):
-        for name in self.rng.permutation(["C2C_W", "C2C_E"]):
+        c2c = [q.name for q in self.cfg.queues if q.unit == "C2C"]  # none without links
+        for name in self.rng.permutation(c2c) if c2c else ():
             idle = self.idle_cycles(str(name))
             c = idle[int(self.rng.integers(len(idle)))]
             new = Item(BY_MNEMONIC["RECV"], {"link": 0, "z": _stream(E, 0)})
