@@ -162,7 +162,7 @@ class Tile(wiring.Component):
         # Link ports: serializer, elastic buffers and HAC each; they run whether or not a
         # program does, so they are neither frozen nor reset by START.
         links = {}
-        roles = Signal(max(1, 2 * len(hmap.link_ports)))  # 1 bit, unused, without links
+        roles = Signal(max(1, 2 * len(hmap.link_ports)))  # no zero-width wire in Verilog
         for i, port in enumerate(hmap.link_ports):
             name = HostMap.port_name(*port)
             domain = name
@@ -377,8 +377,9 @@ class Tile(wiring.Component):
                 m.d.sync += armed.eq(1)
             with m.Elif(self.host_wdata[1]):
                 m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
-        with m.If(reg_write & (offset == hm.REG_LINK_ROLES) & (len(ends) > 0)):
-            m.d.sync += roles.eq(self.host_wdata)
+        if ends:  # without links there are no roles to set
+            with m.If(reg_write & (offset == hm.REG_LINK_ROLES)):
+                m.d.sync += roles.eq(self.host_wdata)
         sweep = Signal(range(hmap.region_words + 1))
         m.d.comb += sweep.eq(max(cfg.mem_words, cfg.queue_words))
         with m.If(clearing):
