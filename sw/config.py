@@ -108,6 +108,11 @@ class TileConfig:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def directive(self) -> str:
+        """The ``.config`` line of an assembly source that gives this tile, every count
+        spelled out."""
+        return ".config " + " ".join(f"{k}={v}" for k, v in self.as_dict().items())
+
     @property
     def addresses(self) -> int:
         """Word addresses per MEM slice; bank = address // mem_words."""

@@ -22,7 +22,7 @@ def disassemble(prog: Program, source: str = "") -> str:
     """Return assembly text for a program read from an image."""
     cfg = prog.config
     out = [f"; disassembled from {source}" if source else "; disassembled"]
-    out.append(".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items()))
+    out.append(cfg.directive())
     for s in prog.symbols.values():
         places = ", ".join(f"{sl}:{addr:#x}" for sl, addr in s.placements)
         out.append(f".data {s.name} {s.dtype}[{','.join(map(str, s.shape))}] {places}")

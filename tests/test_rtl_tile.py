@@ -71,19 +71,26 @@ def _kernel_cases():
     return cases
 
 
+def _kernel_job(text, inputs, refs):
+    """A kernel's source on the golden model and as an RTL job that reads back ``refs``'s
+    symbols: (job, (lowered program, predicted cycles, golden result, refs))."""
+    prog = assemble_text("kernel.s", text)
+    sched = schedule(prog)
+    prog = dataclasses.replace(prog, queues=sched.lowered)
+    gold = run_golden(prog, inputs, list(refs))
+    hmap = HostMap(prog.config)
+    reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
+    return rtl_job(prog, inputs, reads, 100 * sched.cycles), (prog, sched.cycles, gold, refs)
+
+
 @pytest.fixture(scope="module")
 def kernel_runs():
     """Every kernel case on golden and, in one simulator process, on the RTL."""
-    hmap = HostMap(CFG)
     runs, jobs = [], []
     for label, name, args, inputs, refs in _kernel_cases():
-        prog = assemble_text(f"{name}.s", KERNELS[name][0](CFG, *args))
-        sched = schedule(prog)
-        prog = dataclasses.replace(prog, queues=sched.lowered)
-        gold = run_golden(prog, inputs, list(refs))
-        reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
-        jobs.append(rtl_job(prog, inputs, reads, 100 * sched.cycles))
-        runs.append((label, prog, sched.cycles, gold, refs))
+        job, run = _kernel_job(KERNELS[name][0](CFG, *args), inputs, refs)
+        jobs.append(job)
+        runs.append((label, *run))
     results = rtl_tile.run_jobs(CFG, jobs)
     return [(label, pred, gold, rtl_result(prog, res, list(refs)), refs)
             for (label, prog, pred, gold, refs), res in zip(runs, results, strict=True)]
@@ -163,10 +170,6 @@ TRANSPOSE_SRC = """{config}
 """
 
 
-def _config_line(cfg: TileConfig) -> str:
-    return ".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items())
-
-
 def test_two_lane_tile_without_links():
     """gemv and ffn bit- and cycle-exact against golden and numpy (the program starts on the
     tile's own HAC); TRANSPOSE, which a 2-lane tile does not have, stops it with the SXM
@@ -182,19 +185,12 @@ def test_two_lane_tile_without_links():
              (KERNELS["ffn"][0](TWO_LANES, d, f, 1, 8),
               {"x": xf, "w_gate": wg, "w_up": wu, "w_down": wd},
               {"y": reference.ffn(xf, wg, wu, wd, 1, 8)})]
-    jobs, runs = [], []
-    for text, inputs, refs in cases:
-        prog = assemble_text("kernel.s", text)
-        sched = schedule(prog)
-        prog = dataclasses.replace(prog, queues=sched.lowered)
-        gold = run_golden(prog, inputs, list(refs))
-        reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
-        jobs.append(rtl_job(prog, inputs, reads, 100 * sched.cycles))
-        runs.append((prog, sched.cycles, gold, refs))
+    built = [_kernel_job(*case) for case in cases]
+    jobs, runs = [job for job, _ in built], [run for _, run in built]
     # TRANSPOSE with its four operand planes present, scheduled on the 4-lane twin of the tile:
     # only the missing instruction can stop the 2-lane tile, in the TRANSPOSE's cycle 3.
     twin = dataclasses.replace(TWO_LANES, lanes=4)
-    transpose = assemble_text("transpose.s", TRANSPOSE_SRC.format(config=_config_line(twin)))
+    transpose = assemble_text("transpose.s", TRANSPOSE_SRC.format(config=twin.directive()))
     sched = schedule(transpose)
     transpose = dataclasses.replace(transpose, queues=sched.lowered)
     assert sched.cycles == 5 and run_golden(transpose, {}, []).error is None

@@ -38,7 +38,7 @@ CLOCK_SETS = {"0 ppm": [0, 0, 0, 0], "±100 ppm": [0, 100, -100, 100],
 
 
 def _header(cfg: TileConfig) -> str:
-    return ".config " + " ".join(f"{k}={v}" for k, v in cfg.as_dict().items()) + "\n"
+    return cfg.directive() + "\n"
 
 
 def transfer(cfg: TileConfig, vectors: int, delay: int):
