@@ -47,8 +47,9 @@ from .streams import StreamSegment
 from .sxm import Sxm
 from .vxm import VxmAlu
 
-#: Units that can carry a planted fault (negative controls); the first instance gets it.
-FAULTS = ("icu", "mem", "streams", "vxm", "mxm", "sxm")
+#: Units that can carry a planted fault (negative controls), each with the slice kind whose
+#: first instance gets it.
+FAULTS = {"icu": "MEM", "mem": "MEM", "streams": "VXM", "vxm": "VXM", "mxm": "MXM", "sxm": "SXM"}
 
 COUNTER_BITS = 32
 
@@ -84,6 +85,8 @@ class Tile(wiring.Component):
             raise TypeError(f"config must be a TileConfig, not {config!r}")
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be None or one of {', '.join(FAULTS)}, not {fault!r}")
+        if fault is not None and all(s.kind != FAULTS[fault] for s in config.slices):
+            raise ValueError(f"fault {fault!r} goes in a {FAULTS[fault]} slice; this tile has none")
         if global_buffer is not None and not callable(global_buffer):
             raise TypeError(f"global_buffer must be callable or None, not {global_buffer!r}")
         self.config, self.fault, self.global_buffer = config, fault, global_buffer

@@ -10,6 +10,11 @@ Each slice owns one instruction queue, except the MEM (one queue per bank, ``MEM
 ``VXM.0`` ..) and the MXM (``MXM_W.WGT`` loads weights, ``MXM_W.ACT`` installs them and feeds
 activations), so weight loading overlaps compute. A tile with ``c2c_links`` = 0 has no C2C
 slices at the ends; it counts its own HAC and cannot be part of a multi-tile system.
+
+Smaller floorplans for small FPGAs drop whole slices: ``hemispheres`` = 1 keeps only the east
+side (``MEM_E0`` .. ``SXM_E | MXM_E | C2C_E``), ``vxm_alus`` = 0 drops the VXM and
+``sxm_slices`` = 0 the SXMs. Slice names never change, so a program written for the full row
+runs unchanged on any floorplan that has the slices it names.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
-#: Counts that may be 0: a tile with ``c2c_links`` = 0 has no C2C slices (and works alone).
-MAY_BE_ZERO = ("c2c_links",)
+#: Counts that may be 0, each dropping its slices: no C2C (the tile works alone), no VXM, no SXM.
+MAY_BE_ZERO = ("c2c_links", "vxm_alus", "sxm_slices")
 
 #: Unit classes; each queue belongs to exactly one.
 UNIT_CLASSES = ("MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C")
@@ -64,6 +69,8 @@ class TileConfig:
     c2c_links: int = 1
     c2c_link_bits: int = 32
     hac_epoch: int = 256
+    hemispheres: int = 2
+    sxm_slices: int = 1
 
     def __post_init__(self):
         def need(cond, msg):
@@ -96,6 +103,10 @@ class TileConfig:
         need(self.hac_epoch & (self.hac_epoch - 1) == 0 and 16 <= self.hac_epoch <= 4096,
              f"hac_epoch must be a power of two from 16 to 4096, not {self.hac_epoch}")
         need(self.queue_words <= 65536, f"queue_words must be at most 65536, not {self.queue_words}")
+        need(self.hemispheres <= 2,
+             f"hemispheres must be 2, or 1 for the east side only, not {self.hemispheres}")
+        need(self.sxm_slices <= 1,
+             f"sxm_slices (per hemisphere) must be 1, or 0 for none, not {self.sxm_slices}")
 
     @classmethod
     def named(cls, name: str) -> TileConfig:
@@ -120,11 +131,13 @@ class TileConfig:
 
     @cached_property
     def slices(self) -> tuple[Slice, ...]:
-        m = self.mem_slices
-        names = (["C2C_W", "MXM_W", "SXM_W"] + [f"MEM_W{i}" for i in reversed(range(m))] + ["VXM"]
-                 + [f"MEM_E{i}" for i in range(m)] + ["SXM_E", "MXM_E", "C2C_E"])
-        if not self.c2c_links:  # a tile without chip-to-chip links has no C2C slices
-            names = names[1:-1]
+        def side(h: str) -> list[str]:
+            """One hemisphere, outward from the VXM."""
+            return ([f"MEM_{h}{i}" for i in range(self.mem_slices)] + ["SXM_" + h] * self.sxm_slices
+                    + ["MXM_" + h] + ["C2C_" + h] * bool(self.c2c_links))
+
+        west = side("W")[::-1] if self.hemispheres == 2 else []
+        names = west + ["VXM"] * bool(self.vxm_alus) + side("E")
         return tuple(Slice(n, n.split("_")[0], p) for p, n in enumerate(names))
 
     @cached_property

@@ -57,7 +57,8 @@ def star_links(tiles: int, config: TileConfig | None = None) -> list[tuple[Port,
 
     Tile 1 hangs on the root's east side (root C2C_E link 0 to its C2C_W link 0), tile 2 on
     the west (root C2C_W link 0 to its C2C_E link 0), tile 3 on the east again over link 1.
-    With ``config``, its ``c2c_links`` must provide every link used (ValueError otherwise)."""
+    With ``config``, its floorplan must have every C2C slice and link used (ValueError
+    otherwise)."""
     if isinstance(tiles, bool) or not isinstance(tiles, int) or not 1 <= tiles <= MAX_TILES:
         raise ValueError(f"a system has 1 to {MAX_TILES} tiles, not {tiles!r}")
     links = list(_STAR[:tiles - 1])
@@ -67,6 +68,10 @@ def star_links(tiles: int, config: TileConfig | None = None) -> list[tuple[Port,
                 raise ValueError(f"{tiles} tiles need link {r_link} of {r_slice} on the root "
                                  f"(for tile {t}); this config has c2c_links = "
                                  f"{config.c2c_links}")
+        for port in (p for link in links for p in link):
+            if port[1] not in config.slice_by_name:
+                raise ValueError(f"{tiles} tiles need slice {port[1]} on tile {port[0]}; this "
+                                 f"config has no {port[1]} (hemispheres = {config.hemispheres})")
     return links
 
 

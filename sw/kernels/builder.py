@@ -18,6 +18,14 @@ class KernelError(ValueError):
     """A kernel parameter the tile cannot do (reported by ``lpu kernel`` as an error)."""
 
 
+def need_slices(cfg: TileConfig, kernel: str, *names: str) -> None:
+    """KernelError unless the floorplan has every slice in ``names``."""
+    missing = [n for n in names if n not in cfg.slice_by_name]
+    if missing:
+        raise KernelError(f"{kernel} needs slice{'s' * (len(missing) > 1)} {', '.join(missing)}; "
+                          f"this tile has {' | '.join(s.name for s in cfg.slices)}")
+
+
 @dataclass
 class Op:
     cycle: int

@@ -15,7 +15,7 @@ h is written to MEM in the activation layout and phase 2 is the GEMV h @ w_down.
 from __future__ import annotations
 
 from ..config import TileConfig
-from .builder import Builder, KernelError
+from .builder import Builder, KernelError, need_slices
 from .gemv import (
     HEMIS,
     Layout,
@@ -53,6 +53,7 @@ def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> int:
 
 
 def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
+    need_slices(cfg, "ffn", "MXM_W", "VXM", "MXM_E")
     check_multiple(cfg, d=d, f=f)
     check_tile(cfg)
     if cfg.vxm_alus < 3:

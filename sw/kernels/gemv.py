@@ -1,6 +1,7 @@
 """GEMV, y = x @ w (int8 x int8 -> int32), streamed through both MXMs.
 
-Column blocks of ``lanes`` outputs go to the west or east MXM. Each MXM streams its weight
+Column blocks of ``lanes`` outputs go to the west or east MXM (all to the east one on a tile
+of one hemisphere). Each MXM streams its weight
 tiles from the MEM bank queues of its own hemisphere ("feeders"), one row per feeder per cycle,
 ``LW`` taking one row from every feeder each cycle, so the shadow for the next tile fills while
 the array computes. ``x`` is read once per MXM into the activation buffer (``LA``) and every
@@ -25,9 +26,21 @@ TOWARD_MXM = {"W": "W", "E": "E"}  # weights and x travel toward their MXM
 FROM_MXM = {"W": "E", "E": "W"}  # results travel back over the MEM slices
 
 
+def hemispheres(cfg: TileConfig) -> tuple[str, ...]:
+    """The hemispheres the tile has, west first."""
+    return HEMIS[2 - cfg.hemispheres:]
+
+
+def result_stream(cfg: TileConfig) -> int:
+    """The first of the 4 streams a block leaves its MXM on. With two hemispheres each MXM's
+    results travel beside the other hemisphere's weights and x (streams 0 to 3), so they take
+    4 to 7; alone, an MXM's results have their direction to themselves."""
+    return 4 if cfg.hemispheres == 2 else 0
+
+
 def gemv_bound(cfg: TileConfig, k: int, n: int) -> int:
     """Cycles to read every weight byte with every MEM bank queue reading one word a cycle."""
-    return -(-k * n // (cfg.lanes * 2 * cfg.mem_slices * cfg.mem_banks))
+    return -(-k * n // (cfg.lanes * len(mem_slices(cfg)) * cfg.mem_banks))
 
 
 def check_multiple(cfg: TileConfig, **dims: int) -> None:
@@ -93,9 +106,9 @@ def declare_weights(b: Builder, layout: Layout, name: str, k: int, n: int,
     """
     cfg = b.cfg
     nb_count = n // cfg.lanes
-    feed = {h: feeders(cfg, h) for h in HEMIS}
-    f = len(feed["W"])
-    order = {h: [nb for nb in range(nb_count) if owner[nb] == h] for h in HEMIS}
+    feed = {h: feeders(cfg, h) for h in hemispheres(cfg)}
+    f = len(feed["E"])
+    order = {h: [nb for nb in range(nb_count) if owner[nb] == h] for h in feed}
     words = max(len(v) for v in order.values()) * (k // f)
     base = {bank: layout.alloc(bank, words, f"weights {name}") for bank in range(cfg.mem_banks)}
     places = []
@@ -190,14 +203,23 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
 
 
 def plane_stores(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
-    """Bank queues that store the 4 byte planes of a block from MXM h: both banks of the two
+    """Bank queues that store the byte planes of a block from MXM h: both banks of the two
     slices of the other hemisphere nearest the far MXM, so the result travels the same way as
     that hemisphere's weights and its write bubbles line up in one LW cycle. A tile with one
-    MEM slice per side has four bank queues in all: both hemispheres' blocks use all four."""
+    MEM slice per side has four bank queues in all: both hemispheres' blocks use all four.
+    On a tile of one hemisphere the blocks come back to its own two nearest slices; with one
+    MEM slice there are two bank queues, and each block is emitted twice, two planes a time."""
+    if cfg.hemispheres == 1:
+        return [(f"MEM_{h}{j}", bank) for j in range(min(cfg.mem_slices, 2)) for bank in range(2)]
     other = "E" if h == "W" else "W"
     if cfg.mem_slices == 1:
         return [(f"MEM_{side}0", bank) for side in (other, h) for bank in range(2)]
     return [(f"MEM_{other}{j}", bank) for j in range(2) for bank in range(2)]
+
+
+def emissions(cfg: TileConfig) -> int:
+    """ACCs per block: the 4 byte planes over the bank queues that store them."""
+    return 4 // len(plane_stores(cfg, "E"))
 
 
 def declare_result(b: Builder, layout: Layout, name: str, n: int,
@@ -206,13 +228,15 @@ def declare_result(b: Builder, layout: Layout, name: str, n: int,
     Returns the first word of each hemisphere's blocks per bank, keyed (hemisphere, bank):
     the same word for both unless the two hemispheres store into the same bank queues."""
     nb_count = n // b.cfg.lanes
-    per = max(sum(1 for nb in range(nb_count) if owner[nb] == h) for h in HEMIS)
-    shared = b.cfg.mem_slices == 1
+    hemis = hemispheres(b.cfg)
+    words = emissions(b.cfg) * max(sum(1 for nb in range(nb_count) if owner[nb] == h)
+                                   for h in hemis)
+    shared = b.cfg.mem_slices == 1 and len(hemis) == 2
     base = {}
     for bank in range(b.cfg.mem_banks):
-        start = layout.alloc(bank, per * (len(HEMIS) if shared else 1), f"result {name}")
-        base.update({(h, bank): start + i * per * shared for i, h in enumerate(HEMIS)})
-    places = [(sl, base[h, bank]) for h in HEMIS for sl, bank in plane_stores(b.cfg, h)]
+        start = layout.alloc(bank, words * (2 if shared else 1), f"result {name}")
+        base.update({(h, bank): start + i * words * shared for i, h in enumerate(hemis)})
+    places = [(sl, base[h, bank]) for h in hemis for sl, bank in plane_stores(b.cfg, h)]
     b.declare(name, "i32", (n,), places)
     return base
 
@@ -223,28 +247,39 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int,
     Returns (bank queue, WRITE cycle, address) per byte plane."""
     act = f"{MXM[task.h]}.ACT"
     targets = plane_stores(b.cfg, task.h)
+    rounds = emissions(b.cfg)
+    z = result_stream(b.cfg)
     for c in range(abcb + 2, abcb + 2 + 256):
-        writes = [(f"{s}.{bank}", c + 1 + b.hops(MXM[task.h], s)) for s, bank in targets]
-        if b.free(act, c) and all(b.free(q, w) and b.free(q, w + 1) for q, w in writes):
+        writes = [(f"{s}.{bank}", c + r + 1 + b.hops(MXM[task.h], s))
+                  for r in range(rounds) for s, bank in targets]
+        if all(b.free(act, c + r) for r in range(rounds)) and \
+                all(b.free(q, w) and b.free(q, w + 1) for q, w in writes):
             break
     else:
         raise AssertionError(f"no cycle to emit block {nb} from {MXM[task.h]}")
-    b.put(act, c, "ACC", task.acc, f"{FROM_MXM[task.h]}4", comment=f"y block {nb}")
+    for r in range(rounds):
+        b.put(act, c + r, "ACC", task.acc, f"{FROM_MXM[task.h]}{z}", comment=f"y block {nb}")
     stored = []
-    for j, (q, w) in enumerate(writes):
-        bank = targets[j][1]
-        addr = y_base[task.h, bank] + task.blocks.index(nb)
-        b.put(q, w, "WRITE", addr, f"{FROM_MXM[task.h]}{4 + j}",
+    for j, (q, w) in enumerate(writes):  # plane j: word 4 nb + j, dealt over the targets
+        bank = targets[j % len(targets)][1]
+        addr = y_base[task.h, bank] + task.blocks.index(nb) * rounds + j // len(targets)
+        b.put(q, w, "WRITE", addr, f"{FROM_MXM[task.h]}{z + j}",
               step=0, comment=f"y block {nb} plane {j}")
-        b.reserve(q, w + 1)  # the bank is written then: no READ in that cycle
         stored.append((q, w, addr))
+    for q, w in writes:  # the bank is written then: no READ in that cycle
+        if b.free(q, w + 1):
+            b.reserve(q, w + 1)
     return stored
 
 
 def check_tile(cfg: TileConfig) -> None:
-    if cfg.streams < 8:
+    if cfg.hemispheres == 2 and cfg.streams < 8:
         raise KernelError(f"the GEMV stages need 8 streams per direction; this tile has "
                           f"{cfg.streams}")
+    need = len(feeders(cfg, "E")) + 1
+    if cfg.streams < need:
+        raise KernelError(f"the GEMV needs {need} streams per direction ({need - 1} of weights "
+                          f"and x); this tile has {cfg.streams}")
 
 
 @dataclass
@@ -270,11 +305,12 @@ def build_gemv(cfg: TileConfig, k: int, n: int, y_len: int | None = None,
     b = Builder(cfg, title or f"gemv k={k} n={n}: y = x @ w")
     layout = Layout(cfg)
     nb_count = n // cfg.lanes
-    owner = {nb: HEMIS[nb % 2] for nb in range(y_len // cfg.lanes)}
+    hemis = hemispheres(cfg)
+    owner = {nb: hemis[nb % len(hemis)] for nb in range(y_len // cfg.lanes)}
     b.symbol_base["w"] = declare_weights(b, layout, "w", k, n, owner)
     x_base = declare_vector(b, layout, "x", "i8", k)
     y_base = declare_result(b, layout, "y", y_len, owner)
-    tasks = [Task(h, "w", [nb for nb in range(nb_count) if owner[nb] == h], k) for h in HEMIS]
+    tasks = [Task(h, "w", [nb for nb in range(nb_count) if owner[nb] == h], k) for h in hemis]
     tasks = [t for t in tasks if t.blocks]
     stores = []
 
@@ -284,7 +320,7 @@ def build_gemv(cfg: TileConfig, k: int, n: int, y_len: int | None = None,
 
     stream_gemv(b, tasks, x_base, 0, on_block)
     notes = [f"bound {gemv_bound(cfg, k, n)} cycles: {k * n} weight bytes / ({cfg.lanes} lanes "
-             f"x {2 * cfg.mem_slices * cfg.mem_banks} MEM bank queues)"]
+             f"x {len(mem_slices(cfg)) * cfg.mem_banks} MEM bank queues)"]
     return GemvBuild(b, layout, y_base, stores, notes)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
 from .builder import Builder, KernelError
-from .gemv import HEMIS, build_gemv, check_multiple, plane_stores
+from .gemv import build_gemv, check_multiple, hemispheres, plane_stores
 from .multitile import (
     LINK_BUFFER,
     DeskewPlan,
@@ -114,7 +114,7 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
     b = g.b
     diags = Diagonals(b)
     bound = delivery_bound(cfg)
-    places = [(h, sl, bank) for h in HEMIS for sl, bank in plane_stores(cfg, h)]
+    places = [(h, sl, bank) for h in hemispheres(cfg) for sl, bank in plane_stores(cfg, h)]
     deskew_q = deskew_queue({port[0] for port, _ in incoming})
     queues = [deque(vs) for _, vs in incoming]
     last = [-1] * len(incoming)

@@ -30,7 +30,7 @@ from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
 from ..errors import LpuError
 from ..isa import BY_MNEMONIC
-from .builder import Builder, KernelError
+from .builder import Builder, KernelError, need_slices
 from .gemv import Layout, mem_slices
 from .multitile import (
     LINK_BUFFER,
@@ -271,6 +271,8 @@ class _Planner:
 
 def _check(cfg: TileConfig, rounds: int, tiles: int, ppm: float):
     links = check_tiles(cfg, tiles, least=2)
+    need_slices(cfg, "pingpong", "VXM", *{"SXM_" + port[1].removeprefix("C2C_")
+                                          for link in links for port in link})
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise KernelError(f"--rounds must be a positive integer, not {rounds}")
     if rounds < tiles - 1:
