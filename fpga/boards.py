@@ -55,7 +55,7 @@ class Board:
 BOARDS: dict[str, Board] = {
     "icebreaker": Board(
         name="icebreaker", device="iCE40UP5K-SG48", platform_class="icebreaker.ICEBreakerPlatform",
-        config_name="tiny", family="ice40",
+        config_name="icebreaker", family="ice40",
         capacity=(("LUT", 5280), ("FF", 5280), ("DSP", 8), ("BRAM", 30)),
         synth_opts="-dsp"),
     "ulx3s": Board(

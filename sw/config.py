@@ -177,4 +177,9 @@ PRESETS: dict[str, TileConfig] = {
     # memories sized for block RAM; docs/fpga.md has why (and why not one MEM slice per side).
     "ulx3s": TileConfig(lanes=4, streams=8, mem_slices=2, mem_words=1024, vxm_alus=1,
                         mxm_accumulators=2, mxm_act_slots=8, sxm_maps=2, queue_words=1024),
+    # The iCEBreaker (iCE40UP5K) board tile: one MEM slice and the east MXM, 2 lanes, the
+    # 4 streams its GEMV needs; no VXM, SXM or C2C fits beside them. docs/fpga.md has why.
+    "icebreaker": TileConfig(lanes=2, streams=4, mem_slices=1, mem_words=512, vxm_alus=0,
+                             mxm_accumulators=2, mxm_act_slots=32, queue_words=512,
+                             c2c_links=0, hemispheres=1, sxm_slices=0),
 }

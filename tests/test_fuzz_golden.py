@@ -33,7 +33,7 @@ def test_small_batch_runs_and_covers_the_isa():
     assert "RECV" not in issued  # no link is attached: a RECV would stop the tile
 
 
-@pytest.mark.parametrize("config", ["tiny", "default"])
+@pytest.mark.parametrize("config", ["tiny", "default", "icebreaker"])
 def test_other_presets(config):
     for seed in range(10):
         run_valid(seed, config)

@@ -61,13 +61,21 @@ TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alu
 #: queues, each at its own words.
 ONE_SLICE = TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=3,
                        mxm_accumulators=2, mxm_act_slots=16, sxm_maps=2, queue_words=1024)
+#: The iCEBreaker tile, MEM_E0 | MXM_E: its blocks come back to the MXM's own two bank queues,
+#: each block emitted twice (two byte planes a time), on streams 0 to 3.
+ICEBREAKER = TileConfig.named("icebreaker")
+#: One hemisphere with two MEM slices per side: four bank queues store each block at once.
+HALF = TileConfig(lanes=8, streams=4, mem_slices=2, mem_words=256, hemispheres=1, vxm_alus=1)
 
 
 @pytest.mark.parametrize(("cfg", "k", "n"), [
     *(pytest.param(ONE_SLICE, k, n, id=f"one-slice-{k}x{n}") for k, n in
       [(16, 16), (32, 32), (16, 40)]),
     *(pytest.param(TWO_LANES, k, n, id=f"two-lanes-{k}x{n}") for k, n in
-      [(2, 2), (8, 8), (16, 6), (128, 16)])])
+      [(2, 2), (8, 8), (16, 6), (128, 16)]),
+    *(pytest.param(ICEBREAKER, k, n, id=f"icebreaker-{k}x{n}") for k, n in
+      [(2, 2), (16, 16), (64, 6), (8, 40)]),
+    *(pytest.param(HALF, k, n, id=f"half-{k}x{n}") for k, n in [(8, 8), (32, 16), (16, 40)])])
 def test_gemv_small_tiles(cfg, k, n):
     rng = np.random.default_rng(k * 7 + n)
     x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
@@ -165,3 +173,26 @@ def test_requant_kernel(mult, shift):
 def test_kernel_parameter_errors(name, args, phrase):
     with pytest.raises(KernelError, match=phrase.replace("(", r"\(").replace(")", r"\)")):
         KERNELS[name][0](CFG, **args)
+
+
+@pytest.mark.parametrize(("name", "args", "phrase"), [
+    ("ffn", {"d": 16, "f": 16, "mult": 1, "shift": 8}, "ffn needs slices MXM_W, VXM; this tile "
+     "has MEM_E0 | MXM_E"),
+    ("silu", {"n": 16}, "silu needs slices MEM_W0, VXM"),
+    ("gemv", {"k": 2 * 65, "n": 2}, "activation buffer slots"),
+    ("gemv", {"k": 64, "n": 64}, "weights w does not fit"),
+])
+def test_kernels_on_the_icebreaker_tile(name, args, phrase):
+    """A kernel names the slices the floorplan lacks; the GEMV's limits are the tile's."""
+    with pytest.raises(KernelError, match=phrase.replace("|", r"\|")):
+        KERNELS[name][0](ICEBREAKER, **args)
+
+
+def test_gemv_streams_on_one_hemisphere():
+    """Alone, an MXM needs its weight streams and x only: 4 feeders take 5 streams."""
+    cfg = TileConfig(lanes=16, streams=4, mem_slices=2, hemispheres=1)
+    with pytest.raises(KernelError, match=r"the GEMV needs 5 streams per direction \(4 for "
+                       r"weights, 1 for x\); this tile has 4"):
+        KERNELS["gemv"][0](cfg, 16, 16)
+    with pytest.raises(KernelError, match="the GEMV stages need 8 streams"):
+        KERNELS["gemv"][0](TileConfig(streams=4), 16, 16)

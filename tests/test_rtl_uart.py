@@ -1,7 +1,8 @@
 """The board core (tile + UART bridge) on Verilator, over its UART pins only.
 
-One model, the ULX3S board's tile (``lpu.fpga.boards``), built once; every test here drives
-the bridge's ``rx`` pin and reads its ``tx`` pin (``lpu.verif.tb_uart``).
+The ULX3S board's tile (``lpu.fpga.boards``) runs every test, the iCEBreaker's the GEMV too;
+each model is built once. Every test drives the bridge's ``rx`` pin and reads its ``tx`` pin
+(``lpu.verif.tb_uart``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("amaranth")
 pytest.importorskip("cocotb")
 
+from lpu.fpga.boards import board_named
 from lpu.sw import reference
 from lpu.sw import uartproto as up
 from lpu.sw.asm import assemble_text
@@ -30,25 +32,28 @@ CFG = TileConfig.named("ulx3s")
 HMAP = HostMap(CFG)
 
 
-def _gemv(k, n, seed):
+def _gemv(cfg, k, n, seed):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, k, dtype=np.int8)
     w = rng.integers(-128, 128, (k, n), dtype=np.int8)
-    prog = assemble_text("gemv.s", KERNELS["gemv"][0](CFG, k, n))
+    prog = assemble_text("gemv.s", KERNELS["gemv"][0](cfg, k, n))
     sched = schedule(prog)
     return dataclasses.replace(prog, queues=sched.lowered), sched, {"x": x, "w": w}
 
 
-def test_gemv_through_the_bridge_matches_golden():
+@pytest.mark.parametrize("board", ["ulx3s", "icebreaker"])
+def test_gemv_through_the_bridge_matches_golden(board):
     """Two GEMVs loaded, run and read back with frames on the UART pins only: y equals numpy
     and golden, cycles and every queue's busy counter equal golden's."""
-    cases = [_gemv(16, 16, 1), _gemv(32, 32, 2)]
+    cfg = board_named(board).config
+    hmap = HostMap(cfg)
+    cases = [_gemv(cfg, 16, 16, 1), _gemv(cfg, 32, 24, 2)]
     jobs = []
     for prog, sched, inputs in cases:
-        reads = HMAP.symbol_addresses(prog, "y")
+        reads = hmap.symbol_addresses(prog, "y")
         job = rtl_job(prog, inputs, reads, 100 * sched.cycles)
         jobs.append({"writes": job.writes, "reads": job.reads, "max_cycles": job.max_cycles})
-    out = rtl_uart.run(CFG, "run_jobs", {"jobs": jobs})
+    out = rtl_uart.run(cfg, "run_jobs", {"jobs": jobs})
     from lpu.verif.rtl_tile import JobResult
 
     for (prog, sched, inputs), raw in zip(cases, out["jobs"], strict=True):
@@ -61,7 +66,7 @@ def test_gemv_through_the_bridge_matches_golden():
         assert got.cycles == gold.cycles == sched.cycles
         assert got.busy == gold.busy
     assert out["status"]["bad_frames"] == 0
-    assert out["status"]["addr_bits"] == HMAP.addr_bits
+    assert out["status"]["addr_bits"] == hmap.addr_bits
 
 
 def _flip_crc(frame: bytes) -> bytes:
@@ -120,7 +125,7 @@ def test_bad_frames_are_rejected_counted_and_change_nothing():
 def test_cli_uart_backend_through_a_pty(tmp_path):
     """``lpu run --backend uart --port PTY`` against the simulated board: the CLI's output
     equals numpy's and its cycles equal the prediction."""
-    _, sched, inputs = _gemv(16, 16, 3)
+    _, sched, inputs = _gemv(CFG, 16, 16, 3)
     src = tmp_path / "gemv.s"
     src.write_text(KERNELS["gemv"][0](CFG, 16, 16))
     for name, arr in inputs.items():

@@ -102,6 +102,28 @@ def test_config_without_links():
         TileConfig(lanes=0)
 
 
+def test_floorplans_for_small_fpgas():
+    """hemispheres = 1 keeps the east side, vxm_alus = 0 and sxm_slices = 0 drop those slices;
+    names never change, and a system needs every C2C slice its links use."""
+    names = lambda cfg: [s.name for s in cfg.slices]  # noqa: E731
+    assert names(TileConfig(hemispheres=1)) == ["VXM", "MEM_E0", "MEM_E1", "SXM_E", "MXM_E",
+                                                "C2C_E"]
+    assert names(TileConfig(vxm_alus=0, sxm_slices=0, c2c_links=0)) == [
+        "MXM_W", "MEM_W1", "MEM_W0", "MEM_E0", "MEM_E1", "MXM_E"]
+    ice = TileConfig.named("icebreaker")
+    assert names(ice) == ["MEM_E0", "MXM_E"]
+    assert [q.name for q in ice.queues] == ["MEM_E0.0", "MEM_E0.1", "MXM_E.WGT", "MXM_E.ACT"]
+    for field, bad, phrase in [("hemispheres", 0, "hemispheres must be a positive integer"),
+                               ("hemispheres", 3, "hemispheres must be 2, or 1 for the east"),
+                               ("sxm_slices", 2, "sxm_slices .per hemisphere. must be 1, or 0"),
+                               ("vxm_alus", -1, "vxm_alus must be a non-negative integer")]:
+        with pytest.raises(ValueError, match=phrase):
+            TileConfig(**{field: bad})
+    with pytest.raises(ValueError, match=r"2 tiles need slice C2C_W on tile 1; this config has "
+                       r"no C2C_W \(hemispheres = 1\)"):
+        star_links(2, TileConfig(hemispheres=1))
+
+
 def test_deskew_plan():
     assert deskew_plan(0) == deskew_plan(0.0)
     plan = deskew_plan(0)

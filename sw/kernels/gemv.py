@@ -278,8 +278,8 @@ def check_tile(cfg: TileConfig) -> None:
                           f"{cfg.streams}")
     need = len(feeders(cfg, "E")) + 1
     if cfg.streams < need:
-        raise KernelError(f"the GEMV needs {need} streams per direction ({need - 1} of weights "
-                          f"and x); this tile has {cfg.streams}")
+        raise KernelError(f"the GEMV needs {need} streams per direction ({need - 1} for weights, "
+                          f"1 for x); this tile has {cfg.streams}")
 
 
 @dataclass
