@@ -7,7 +7,8 @@ from ..sw.config import TileConfig
 
 
 def unit_factories(config: TileConfig) -> dict:
-    """Name -> zero-argument constructor of the unit's component for ``config``."""
+    """Name -> zero-argument constructor of the unit's component for ``config``: the units its
+    floorplan has (the tile's own HAC counter without links is no unit)."""
     from ..sw.c2c import link_format
     from .bridge import UartBridge
     from .c2c import C2cPort
@@ -19,27 +20,32 @@ def unit_factories(config: TileConfig) -> dict:
     from .streams import StreamSegment
     from .sxm import Sxm
 
+    kinds = {s.kind for s in config.slices}
+    writers = config.vxm_alus if "VXM" in kinds else config.mem_banks  # the busiest segment
     units = {
-        "decoder": lambda: Decoder(config, "VXM"),
+        "decoder": lambda: Decoder(config, "VXM") if "VXM" in kinds else Decoder(config, "MEM", 0),
         "icu": lambda: InstructionQueue(config, "MEM", 0),
         "mem_bank": lambda: MemBank(config, 0),
-        "streams": lambda: StreamSegment(config, config.vxm_alus),
-        "sxm": lambda: Sxm(config),
-        "c2c_port": lambda: C2cPort(config),
-        "hac": lambda: Hac(config.hac_epoch),
-        "c2c_link_end": lambda: LinkEnd(link_format(config), config.hac_epoch),
-        "uart_bridge": lambda: UartBridge(config, divisor=104),
+        "streams": lambda: StreamSegment(config, writers),
     }
+    if "SXM" in kinds:
+        units["sxm"] = lambda: Sxm(config)
+    if "C2C" in kinds:
+        units |= {"c2c_port": lambda: C2cPort(config),
+                  "hac": lambda: Hac(config.hac_epoch),
+                  "c2c_link_end": lambda: LinkEnd(link_format(config), config.hac_epoch)}
+    units["uart_bridge"] = lambda: UartBridge(config, divisor=104)
     try:
         from .mxm import Mxm
 
         units["mxm"] = lambda: Mxm(config)
     except ImportError:
         pass
-    try:
-        from .vxm import VxmAlu
+    if "VXM" in kinds:
+        try:
+            from .vxm import VxmAlu
 
-        units["vxm_alu"] = lambda: VxmAlu(config)
-    except ImportError:
-        pass
+            units["vxm_alu"] = lambda: VxmAlu(config)
+        except ImportError:
+            pass
     return units

@@ -31,3 +31,14 @@ def test_report_one_family(monkeypatch):
     assert rows[0] == "| unit (tiny tile) | ECP5 LUT | FF | carry | DSP | BRAM | yosys s |"
     assert [r.count("|") for r in rows] == [8, 8, 8]
     assert rows[2].startswith("| hac | ") and int(rows[2].split("|")[2]) > 0
+
+
+def test_units_follow_the_floorplan():
+    """The iCEBreaker tile has no VXM, SXM or C2C: ``lpu verilog`` and the resource table list
+    only the units it has, and each of them elaborates."""
+    from amaranth.back import rtlil
+
+    units = unit_factories(TileConfig.named("icebreaker"))
+    assert sorted(units) == ["decoder", "icu", "mem_bank", "mxm", "streams", "uart_bridge"]
+    for make in units.values():
+        assert rtlil.convert(make())
