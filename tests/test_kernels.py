@@ -1,6 +1,7 @@
 """Kernels on the golden model: bit-exact against numpy, cycles equal to the prediction."""
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -81,6 +82,20 @@ def test_gemv_small_tiles(cfg, k, n):
     x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
     r = run(KERNELS["gemv"][0](cfg, k, n), {"x": x, "w": w}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
+
+
+def test_gemv_abcb_waits_for_its_activation(monkeypatch):
+    """Every ABCB issues after the LA of its slot. With two feeders on a 2-lane tile the
+    weights outrun the x prologue; the generator once put an ABCB before its LA there, and the
+    unloaded slot read zeros (no error, a wrong y)."""
+    gemv_module = importlib.import_module("lpu.sw.kernels.gemv")  # the package's gemv is the function
+    monkeypatch.setattr(gemv_module, "feeders",
+                        lambda cfg, h: [(f"MEM_{h}0", 0), (f"MEM_{h}0", 1)])
+    rng = np.random.default_rng(11)
+    for k, n in [(4, 4), (2, 6), (16, 16)]:
+        x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
+        r = run(KERNELS["gemv"][0](TWO_LANES, k, n), {"x": x, "w": w}, ["y"])
+        np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
 
 
 @pytest.mark.parametrize(("cfg", "shift"), [pytest.param(ONE_SLICE, 9, id="one-slice"),

@@ -95,6 +95,7 @@ class Task:
     row: int = 0
     addr: list = field(default_factory=list)
     iw_at: int = -1  # cycle of the last IW: the next tile's rows may load from then on
+    la_at: dict = field(default_factory=dict)  # activation slot: the cycle of its LA
 
 
 def declare_weights(b: Builder, layout: Layout, name: str, k: int, n: int,
@@ -157,6 +158,7 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
             b.put(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]), "READ",
                   x_base + kt // len(slices), xs, step=0, comment=f"x chunk {kt}")
             b.put(act, t, "LA", kt, xs, step=0)
+            task.la_at[kt] = t
             t += 1
     bases = {task.h: task for task in tasks}
     t = start + 1
@@ -190,7 +192,7 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
                 nb, kt = task.tiles[task.i]
                 task.i += 1
                 act = f"{MXM[h]}.ACT"
-                c = t + 1
+                c = max(t, task.la_at[kt]) + 1  # ABCB reads its slot after the LA
                 while not (b.free(act, c) and b.free(act, c + 1)):
                     c += 1
                 b.put(act, c, "IW")
