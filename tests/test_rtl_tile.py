@@ -232,6 +232,17 @@ def test_icebreaker_tile():
     assert not differential.report(outcomes), differential.report(outcomes)
 
 
+@pytest.mark.parametrize("cfg", [
+    pytest.param(dataclasses.replace(TileConfig.named("tiny"), hemispheres=1), id="east-only"),
+    pytest.param(dataclasses.replace(TileConfig.named("tiny"), vxm_alus=0, sxm_slices=0),
+                 id="no-vxm-no-sxm")])
+def test_smaller_floorplans(cfg):
+    """A tile of one hemisphere (with its VXM, SXM and C2C slice) and one without VXM and
+    SXMs: 30 differential fuzz programs each, the RTL against golden."""
+    outcomes = differential.run_seeds(range(30), cfg)
+    assert not differential.report(outcomes), differential.report(outcomes)
+
+
 def test_schedule_violation_raises_the_error_flag():
     """A WRITE of a stream that holds no value (the static checker rejects it, so the program
     is built directly) stops the RTL and the golden model in the same cycle, same source."""
