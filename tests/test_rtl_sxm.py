@@ -16,22 +16,26 @@ from lpu.sw.config import TileConfig
 from lpu.verif import harness
 
 CFG = TileConfig()
+#: A 2-lane tile: no TRANSPOSE (the testbench leaves it out), 2-entry maps.
+TWO_LANES = TileConfig(lanes=2, streams=8, sxm_maps=2)
 NAME = "sxm"
 TB = "lpu.verif.tb_sxm"
 
 
-def _env(**extra) -> dict:
-    env = {"LPU_CONFIG": json.dumps(CFG.as_dict()),
+def _env(cfg=CFG, **extra) -> dict:
+    env = {"LPU_CONFIG": json.dumps(cfg.as_dict()),
            "LPU_SEED": os.environ.get("LPU_SEED", "1"),
            "LPU_TRANSACTIONS": os.environ.get("LPU_TRANSACTIONS", "1000")}
     env.update(extra)
     return env
 
 
-def test_sxm_cocotb():
+@pytest.mark.parametrize("cfg", [pytest.param(CFG, id="default"),
+                                 pytest.param(TWO_LANES, id="two-lanes")])
+def test_sxm_cocotb(cfg):
     """Random (LPU_TRANSACTIONS per issue density) and directed stimulus against the golden
     model's SXM, every output checked in every cycle."""
-    harness.run(Sxm(CFG), NAME, TB, env=_env())
+    harness.run(Sxm(cfg), NAME, TB, env=_env(cfg))
 
 
 def test_sxm_fault_is_caught():

@@ -33,12 +33,18 @@ from lpu.sw.isa import (
     check_operands,
     field_limit,
     format_instr,
+    lanes_problem,
     stream_width,
 )
 from lpu.sw.program import Program
 from lpu.verif.bus import IssueBits, StreamBits, as_int, config_from_env, env_int
 
 SXM_OPS = tuple(i.mnemonic for i in BY_MNEMONIC.values() if i.unit == "SXM")
+
+
+def sxm_ops(cfg: TileConfig) -> tuple[str, ...]:
+    """The SXM instructions a tile of ``cfg`` has (a 2-lane tile has no TRANSPOSE)."""
+    return tuple(op for op in SXM_OPS if lanes_problem(BY_MNEMONIC[op], cfg) is None)
 LAT2 = ("RSUM", "RMAX", "ARGMAX")
 
 
@@ -199,7 +205,7 @@ class Stimulus:
     def random_op(self) -> Cycle:
         """One random legal SXM instruction with a shaped operand now and then."""
         cfg, rng = self.cfg, self.rng
-        op = rng.choice(SXM_OPS)
+        op = rng.choice(sxm_ops(cfg))
         instr = BY_MNEMONIC[op]
         values = {"dt": rng.randrange(len(DTYPES))} if instr.dtype_fields else {}
         for f in instr.fields:
@@ -282,7 +288,7 @@ def corner_permute(st: Stimulus) -> list[Cycle]:
     cfg, lanes = st.cfg, st.cfg.lanes
     last = cfg.sxm_maps - 1
     ident = np.arange(lanes, dtype=np.uint8)
-    fill = np.array([lanes, 255, 128, lanes + 1] * (lanes // 4), np.uint8)
+    fill = np.resize(np.array([lanes, 255, 128, lanes + 1], np.uint8), lanes)
     fill[1::3] = ident[1::3]  # zero fill mixed with real lanes
     tables = [("identity", ident), ("reverse", ident[::-1].copy()), ("zero fill", fill),
               ("replicate", np.full(lanes, lanes - 1, np.uint8)), ("random", st.map_table())]
@@ -313,8 +319,11 @@ def corner_permute(st: Stimulus) -> list[Cycle]:
 
 
 def corner_transpose(st: Stimulus) -> list[Cycle]:
-    """TRANSPOSE of ramps, zeros, ones and random groups, both directions."""
+    """TRANSPOSE of ramps, zeros, ones and random groups, both directions (none on a tile
+    without TRANSPOSE)."""
     cfg, out = st.cfg, []
+    if "TRANSPOSE" not in sxm_ops(cfg):
+        return st.idle(2)
     ramp = (np.arange(4 * cfg.lanes) % 256).astype(np.uint8).reshape(4, cfg.lanes)
     patterns = [ramp, np.zeros_like(ramp), np.full_like(ramp, 255),
                 st.np.integers(0, 256, ramp.shape, dtype=np.uint8)]
@@ -331,7 +340,7 @@ def corner_reduce(st: Stimulus) -> list[Cycle]:
         lo, hi = units.DTYPE_RANGE[dt]
         t = units.NP_DTYPES[dt]
         tie = np.full(lanes, lo, t)
-        tie[[3, lanes - 1]] = hi  # max at lanes 3 and lanes-1: ARGMAX is 3
+        tie[[min(3, lanes - 1), lanes - 1]] = hi  # max at lanes 3 and lanes-1: ARGMAX is 3
         edge = np.full(lanes, -1, t)
         edge[[0, lanes - 1]] = 7  # max at the first and the last lane: ARGMAX is 0
         last = np.full(lanes, lo, t)
@@ -348,11 +357,11 @@ def corner_mixed(st: Stimulus) -> list[Cycle]:
     """Back to back every cycle, latency 2 then latency 1: both results land in one cycle on
     different streams (the other direction, and disjoint groups of one direction)."""
     cfg, out = st.cfg, []
-    one = ("SHIFT", "ROTATE", "PERMUTE", "BCAST", "TRANSPOSE")
+    one = [op for op in ("SHIFT", "ROTATE", "PERMUTE", "BCAST", "TRANSPOSE") if op in sxm_ops(cfg)]
     for k in range(24):
         dt = DTYPES[k % 3]
         same_dir = cfg.streams >= 8 and k % 2
-        op2, op1 = LAT2[k % 3], one[k % 5]
+        op2, op1 = LAT2[k % 3], one[k % len(one)]
         z2 = stream("E0")
         z1 = stream("E4") if same_dir else stream("W0")
         out.append(st.cycle(op2, st.vector(dt, "few"), dt=dt, a=stream("W0"), z=z2,
@@ -371,7 +380,7 @@ def corner_invalid(st: Stimulus) -> list[Cycle]:
     """Operand streams without a value: the first or last stream of a group, every op; error in
     the issue cycle and no result. A SETMAP that fails leaves its table as it was."""
     cfg, out = st.cfg, []
-    for op in SXM_OPS:
+    for op in sxm_ops(cfg):
         instr = BY_MNEMONIC[op]
         for dt in (DTYPES if instr.dtype_fields else (None,)):
             vals = {f.name: 0 for f in instr.fields}
