@@ -2,6 +2,7 @@
 predicted cycles, every invalid one stops with an error, and a batch exercises the whole ISA."""
 
 import pytest
+from configs import TWO_LANES
 
 from lpu.sw.golden import run_golden
 from lpu.sw.isa import INSTRUCTIONS
@@ -66,13 +67,9 @@ def test_about_one_seed_in_eight_is_invalid_by_default():
 
 def test_two_lane_programs_run_and_skip_transpose():
     """A 2-lane tile has no TRANSPOSE: the generator leaves it out, every program runs."""
-    from lpu.sw.config import TileConfig
-
-    cfg = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
-                     mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
     issued = set()
     for seed in range(20):
-        _, result = run_valid(seed, cfg)
+        _, result = run_valid(seed, TWO_LANES)
         issued.update(mnemonic for _, _, mnemonic in result.issues)
     assert "TRANSPOSE" not in issued and {"ROTATE", "LW", "ABCB"} <= issued
 

