@@ -20,7 +20,7 @@ def _queues(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
 
 def pointwise(cfg: TileConfig, title: str, n: int, in_dtype: str, out_dtype: str,
               op: str, latency: int, setup: list[tuple[str, tuple]] = ()) -> str:
-    need_slices(cfg, title.split()[0], "MEM_W0", "VXM", "MEM_E0")
+    need_slices(cfg, op.lower(), "MEM_W0", "VXM", "MEM_E0")
     check_multiple(cfg, n=n)
     src, dst = _queues(cfg, "W"), _queues(cfg, "E")
     if len(src) < 4 or cfg.streams < 8:

@@ -1,11 +1,11 @@
 """GEMV, y = x @ w (int8 x int8 -> int32), streamed through both MXMs.
 
 Column blocks of ``lanes`` outputs go to the west or east MXM (all to the east one on a tile
-of one hemisphere). Each MXM streams its weight
-tiles from the MEM bank queues of its own hemisphere ("feeders"), one row per feeder per cycle,
-``LW`` taking one row from every feeder each cycle, so the shadow for the next tile fills while
-the array computes. ``x`` is read once per MXM into the activation buffer (``LA``) and every
-tile takes its activation from there (``ABCB``), so after a short prologue the feeders spend
+of one hemisphere). Each MXM streams its weight tiles from the MEM bank queues of its own
+hemisphere ("feeders"), one row per feeder per cycle, ``LW`` taking one row from every feeder
+each cycle, so the shadow for the next tile fills while the array computes. ``x`` is read
+once per MXM into the activation buffer (``LA``) and every tile takes its activation from
+there (``ABCB``, never before its slot's ``LA``), so after a short prologue the feeders spend
 their cycles on weights alone. A finished block leaves as an int32 group; what happens to it
 is the caller's choice (``store_block`` writes one byte plane per MEM bank queue, which costs
 each of those bank queues a read cycle: a bubble in that hemisphere's weight stream).
