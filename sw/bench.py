@@ -11,6 +11,7 @@ import numpy as np
 from . import reference
 from .asm import assemble_text
 from .config import TileConfig
+from .errors import LpuError
 from .golden import run_golden
 from .kernels.builder import KernelError
 from .kernels.gemv import gemv, gemv_bound
@@ -25,12 +26,11 @@ def gemv_table(cfg: TileConfig, sizes, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
     for k, n in sizes:
         try:
-            text = gemv(cfg, k, n)
-        except KernelError as e:
+            prog = assemble_text(f"gemv_{k}x{n}.s", gemv(cfg, k, n))
+            sched = schedule(prog)
+        except (KernelError, LpuError) as e:  # the MEM or an instruction queue is too small
             rows.append(f"| {k} | {n} | does not fit: {e} | | | | | |")
             continue
-        prog = assemble_text(f"gemv_{k}x{n}.s", text)
-        sched = schedule(prog)
         x = rng.integers(-128, 128, k, dtype=np.int8)
         w = rng.integers(-128, 128, (k, n), dtype=np.int8)
         t0 = time.perf_counter()
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="default")
     a = ap.parse_args(argv)
     cfg = TileConfig.named(a.config)
-    banks = 2 * cfg.mem_slices * cfg.mem_banks
+    banks = sum(s.kind == "MEM" for s in cfg.slices) * cfg.mem_banks
     print(f"## GEMV on the golden model ({a.config} tile: {cfg.lanes} lanes, {banks} MEM bank "
           f"queues, seed 0)\n")
     print(f"bound = K x N weight bytes / ({cfg.lanes} lanes x {banks} bank queues), "

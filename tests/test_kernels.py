@@ -209,3 +209,15 @@ def test_gemv_streams_on_one_hemisphere():
         KERNELS["gemv"][0](cfg, 16, 16)
     with pytest.raises(KernelError, match="the GEMV stages need 8 streams"):
         KERNELS["gemv"][0](TileConfig(streams=4), 16, 16)
+
+
+def test_bench_gemv_table_reports_what_does_not_fit():
+    """``make bench``'s GEMV rows: a fitting size is bit-exact; a GEMV too large for the MEM
+    or for an instruction queue is a row saying so, not a traceback."""
+    from lpu.sw.bench import gemv_table
+
+    rows = gemv_table(ICEBREAKER, [(16, 16), (16, 56), (64, 64)])
+    cells = [c.strip() for c in rows[2].split("|")[1:-1]]
+    assert cells[:2] == ["16", "16"] and cells[2] == cells[3] and cells[4:7:2] == ["64", "yes"]
+    assert "does not fit" in rows[3] and "queue MXM_E.ACT holds 512" in rows[3]
+    assert "does not fit: weights w does not fit" in rows[4]
