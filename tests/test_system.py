@@ -105,7 +105,9 @@ def test_config_without_links():
 def test_floorplans_for_small_fpgas():
     """hemispheres = 1 keeps the east side, vxm_alus = 0 and sxm_slices = 0 drop those slices;
     names never change, and a system needs every C2C slice its links use."""
-    names = lambda cfg: [s.name for s in cfg.slices]  # noqa: E731
+    def names(cfg):
+        return [s.name for s in cfg.slices]
+
     assert names(TileConfig(hemispheres=1)) == ["VXM", "MEM_E0", "MEM_E1", "SXM_E", "MXM_E",
                                                 "C2C_E"]
     assert names(TileConfig(vxm_alus=0, sxm_slices=0, c2c_links=0)) == [
