@@ -44,17 +44,34 @@ def gemv_table(cfg: TileConfig, sizes, seed: int = 0) -> list[str]:
     return rows
 
 
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``KxN,KxN,...`` -> ((K, N), ...); argparse reports a ValueError as a usage error."""
+    try:
+        sizes = tuple(tuple(int(v) for v in item.split("x")) for item in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(len(s) != 2 or min(s) <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes are K x N pairs like 64x64,16x48, not {text!r}")
+    return sizes
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--config", default="default")
+    ap.add_argument("--config", default="default", help="a preset (default: default)")
+    ap.add_argument("--sizes", type=parse_sizes, default=GEMV_SIZES,
+                    help="GEMV sizes as KxN,KxN,... (default: "
+                    + ",".join(f"{k}x{n}" for k, n in GEMV_SIZES) + ")")
     a = ap.parse_args(argv)
-    cfg = TileConfig.named(a.config)
+    try:
+        cfg = TileConfig.named(a.config)
+    except ValueError as e:
+        ap.error(str(e))
     banks = sum(s.kind == "MEM" for s in cfg.slices) * cfg.mem_banks
     print(f"## GEMV on the golden model ({a.config} tile: {cfg.lanes} lanes, {banks} MEM bank "
           f"queues, seed 0)\n")
     print(f"bound = K x N weight bytes / ({cfg.lanes} lanes x {banks} bank queues), "
           "each bank queue reading one word per cycle\n")
-    print("\n".join(gemv_table(cfg, GEMV_SIZES)))
+    print("\n".join(gemv_table(cfg, a.sizes)))
     return 0
 
 

@@ -221,3 +221,18 @@ def test_bench_gemv_table_reports_what_does_not_fit():
     assert cells[:2] == ["16", "16"] and cells[2] == cells[3] and cells[4:7:2] == ["64", "yes"]
     assert "does not fit" in rows[3] and "queue MXM_E.ACT holds 512" in rows[3]
     assert "does not fit: weights w does not fit" in rows[4]
+
+
+def test_bench_sizes_option(capsys):
+    """``python -m lpu.sw.bench --config icebreaker --sizes 16x16``: one row; a malformed size
+    list is a usage error."""
+    from lpu.sw import bench
+
+    assert bench.main(["--config", "icebreaker", "--sizes", "16x16"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| 16 ")]
+    assert len(rows) == 1 and "| yes |" in rows[0]
+    for bad in ("16by16", "16x0", "16x16x2", ""):
+        with pytest.raises(SystemExit) as stop:
+            bench.main(["--sizes", bad])
+        assert stop.value.code == 2
+        assert "sizes are K x N pairs" in capsys.readouterr().err
