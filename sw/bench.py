@@ -14,7 +14,7 @@ from .config import TileConfig
 from .errors import LpuError
 from .golden import run_golden
 from .kernels.builder import KernelError
-from .kernels.gemv import gemv, gemv_bound
+from .kernels.gemv import gemv, gemv_bound, mem_slices
 from .schedule import schedule
 
 GEMV_SIZES = ((64, 64), (128, 128), (256, 256), (512, 512), (256, 1024), (1024, 256))
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         cfg = TileConfig.named(a.config)
     except ValueError as e:
         ap.error(str(e))
-    banks = sum(s.kind == "MEM" for s in cfg.slices) * cfg.mem_banks
+    banks = len(mem_slices(cfg)) * cfg.mem_banks
     print(f"## GEMV on the golden model ({a.config} tile: {cfg.lanes} lanes, {banks} MEM bank "
           f"queues, seed 0)\n")
     print(f"bound = K x N weight bytes / ({cfg.lanes} lanes x {banks} bank queues), "

@@ -141,6 +141,7 @@ class Stimulus:
     def __init__(self, cfg: TileConfig, rng: random.Random):
         self.cfg, self.rng = cfg, rng
         self.np = np.random.default_rng(rng.getrandbits(32))
+        self.ops = sxm_ops(cfg)  # the instructions this tile's SXM has
 
     # Building blocks
 
@@ -205,7 +206,7 @@ class Stimulus:
     def random_op(self) -> Cycle:
         """One random legal SXM instruction with a shaped operand now and then."""
         cfg, rng = self.cfg, self.rng
-        op = rng.choice(sxm_ops(cfg))
+        op = rng.choice(self.ops)
         instr = BY_MNEMONIC[op]
         values = {"dt": rng.randrange(len(DTYPES))} if instr.dtype_fields else {}
         for f in instr.fields:
@@ -322,7 +323,7 @@ def corner_transpose(st: Stimulus) -> list[Cycle]:
     """TRANSPOSE of ramps, zeros, ones and random groups, both directions (none on a tile
     without TRANSPOSE)."""
     cfg, out = st.cfg, []
-    if "TRANSPOSE" not in sxm_ops(cfg):
+    if "TRANSPOSE" not in st.ops:
         return st.idle(2)
     ramp = (np.arange(4 * cfg.lanes) % 256).astype(np.uint8).reshape(4, cfg.lanes)
     patterns = [ramp, np.zeros_like(ramp), np.full_like(ramp, 255),
@@ -357,7 +358,7 @@ def corner_mixed(st: Stimulus) -> list[Cycle]:
     """Back to back every cycle, latency 2 then latency 1: both results land in one cycle on
     different streams (the other direction, and disjoint groups of one direction)."""
     cfg, out = st.cfg, []
-    one = [op for op in ("SHIFT", "ROTATE", "PERMUTE", "BCAST", "TRANSPOSE") if op in sxm_ops(cfg)]
+    one = [op for op in ("SHIFT", "ROTATE", "PERMUTE", "BCAST", "TRANSPOSE") if op in st.ops]
     for k in range(24):
         dt = DTYPES[k % 3]
         same_dir = cfg.streams >= 8 and k % 2
@@ -380,7 +381,7 @@ def corner_invalid(st: Stimulus) -> list[Cycle]:
     """Operand streams without a value: the first or last stream of a group, every op; error in
     the issue cycle and no result. A SETMAP that fails leaves its table as it was."""
     cfg, out = st.cfg, []
-    for op in sxm_ops(cfg):
+    for op in st.ops:
         instr = BY_MNEMONIC[op]
         for dt in (DTYPES if instr.dtype_fields else (None,)):
             vals = {f.name: 0 for f in instr.fields}
