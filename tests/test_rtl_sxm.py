@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from configs import TWO_LANES
 
 pytest.importorskip("amaranth")
 pytest.importorskip("cocotb")
@@ -16,8 +17,6 @@ from lpu.sw.config import TileConfig
 from lpu.verif import harness
 
 CFG = TileConfig()
-#: A 2-lane tile: no TRANSPOSE (the testbench leaves it out), 2-entry maps.
-TWO_LANES = TileConfig(lanes=2, streams=8, sxm_maps=2)
 NAME = "sxm"
 TB = "lpu.verif.tb_sxm"
 
