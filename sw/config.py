@@ -22,14 +22,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
+from .isa import DTYPE_INFO, UNIT_CLASSES  # noqa: F401  (UNIT_CLASSES: re-exported)
+
 #: Counts that may be 0, each dropping its slices: no C2C (the tile works alone), no VXM, no SXM.
 MAY_BE_ZERO = ("c2c_links", "vxm_alus", "sxm_slices")
 
-#: Unit classes; each queue belongs to exactly one.
-UNIT_CLASSES = ("MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C")
-
-#: Byte width of each data type; int16 and int32 travel byte-sliced on 2 or 4 consecutive streams.
-DTYPE_BYTES = {"i8": 1, "i16": 2, "i32": 4}
+#: Byte width of each data type (lpu.sw.isa.DTYPE_INFO).
+DTYPE_BYTES = {name: t.bytes for name, t in DTYPE_INFO.items()}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,64 @@ OPCODE_BITS = 6
 WORD_BITS = 32
 DTYPES = ("i8", "i16", "i32")
 UNITS = ("ICU", "MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C")
+#: Unit classes of the functional slices; each non-ICU queue belongs to exactly one.
+UNIT_CLASSES = UNITS[1:]
+
+#: Stream directions: a stream operand is ``direction << STREAM_INDEX_BITS | index``.
+E, W = 0, 1
+STREAM_INDEX_BITS = 5
+DIRECTION_NAMES = ("E", "W")
+
+
+def stream_operand(direction: int, index: int) -> int:
+    """The 6-bit stream operand of stream ``index`` flowing in ``direction`` (``E`` or ``W``)."""
+    return direction << STREAM_INDEX_BITS | index
+
+
+def stream_dir(operand: int) -> int:
+    """Direction (``E`` or ``W``) of a stream operand."""
+    return operand >> STREAM_INDEX_BITS
+
+
+def stream_index(operand: int) -> int:
+    """Stream index of a stream operand."""
+    return operand & ((1 << STREAM_INDEX_BITS) - 1)
+
+
+def stream_group(operand: int, width: int) -> list[tuple[int, int]]:
+    """(direction, index) of each stream of the ``width``-stream group starting at ``operand``."""
+    d, i = stream_dir(operand), stream_index(operand)
+    return [(d, i + k) for k in range(width)]
+
+
+@dataclass(frozen=True)
+class DType:
+    """One data type: its name (the mnemonic suffix), encoding, width and range."""
+
+    name: str
+    code: int
+    bytes: int
+
+    @property
+    def bits(self) -> int:
+        return 8 * self.bytes
+
+    @property
+    def lo(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def hi(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def numpy(self) -> str:
+        """The little-endian numpy dtype string of an array of this type (``<i1``...)."""
+        return f"<i{self.bytes}"
+
+
+#: Every data type by name; int16 and int32 travel byte-sliced on 2 or 4 consecutive streams.
+DTYPE_INFO = {name: DType(name, code, 1 << code) for code, name in enumerate(DTYPES)}
 
 
 @dataclass(frozen=True)
@@ -340,7 +398,8 @@ def decode(word: int) -> tuple[Instr, dict[str, int]]:
 
 
 def stream_text(v: int) -> str:
-    return ("W" if v >> 5 else "E") + str(v & 31)
+    """Assembly text of a stream operand (``E3``, ``W0``)."""
+    return DIRECTION_NAMES[stream_dir(v)] + str(stream_index(v))
 
 
 def format_instr(instr: Instr, values: dict[str, int]) -> str:
@@ -378,7 +437,7 @@ def check_operands(instr: Instr, values: dict[str, int], config) -> list[tuple[s
     for f in instr.fields:
         v = values[f.name]
         lim = field_limit(f, config)
-        if f.kind == "stream" and v & 31 >= config.streams:
+        if f.kind == "stream" and stream_index(v) >= config.streams:
             problems.append((f.name, f"stream {stream_text(v)} does not exist: this tile has "
                                      f"{config.streams} streams per direction"))
         elif f.kind != "stream" and lim is not None and v > lim:
@@ -389,7 +448,7 @@ def check_operands(instr: Instr, values: dict[str, int], config) -> list[tuple[s
     for name, spec in instr.reads + instr.writes:
         width = stream_width(instr, values, spec)
         v = values[name]
-        idx, text = v & 31, stream_text(v)
+        idx, text = stream_index(v), stream_text(v)
         if width > 1 and instr.mnemonic != "LW" and idx % width:
             problems.append((name, f"operand {name} ({text}) is a {width}-stream group and must "
                                    f"start at a multiple of {width}"))

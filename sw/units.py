@@ -26,9 +26,11 @@ import math
 
 import numpy as np
 
-NP_DTYPES = {"i8": np.int8, "i16": np.int16, "i32": np.int32}
-DTYPE_BITS = {"i8": 8, "i16": 16, "i32": 32}
-DTYPE_RANGE = {name: (-(1 << (b - 1)), (1 << (b - 1)) - 1) for name, b in DTYPE_BITS.items()}
+from .isa import DTYPE_INFO
+
+NP_DTYPES = {name: np.dtype(t.numpy).type for name, t in DTYPE_INFO.items()}
+DTYPE_BITS = {name: t.bits for name, t in DTYPE_INFO.items()}
+DTYPE_RANGE = {name: (t.lo, t.hi) for name, t in DTYPE_INFO.items()}
 INT32_MAX = (1 << 31) - 1
 
 VXM_BINARY = ("ADD", "SUB", "MUL", "MIN", "MAX", "AND", "OR", "XOR", "SHL", "SRA", "CMPEQ",
