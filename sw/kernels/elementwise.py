@@ -7,7 +7,8 @@ and the result travels east to the east hemisphere's bank queues, one chunk per 
 
 from __future__ import annotations
 
-from ..config import DTYPE_BYTES, TileConfig
+from ..config import TileConfig
+from ..isa import DTYPE_INFO
 from .builder import Builder, KernelError, need_slices
 from .gemv import Layout, check_multiple
 
@@ -28,14 +29,14 @@ def pointwise(cfg: TileConfig, title: str, n: int, in_dtype: str, out_dtype: str
     b = Builder(cfg, title)
     layout = Layout(cfg)
     chunks = n // cfg.lanes
-    per_queue = -(-chunks * DTYPE_BYTES[in_dtype] // 4)
+    per_queue = -(-chunks * DTYPE_INFO[in_dtype].bytes // 4)
     x_base = {bank: layout.alloc(bank, per_queue, "x") for bank in range(2)}
     y_base = {bank: layout.alloc(bank, -(-chunks // 4), "y") for bank in range(2)}
     b.declare("x", in_dtype, (n,), [(s, x_base[bank]) for s, bank in src])
     b.declare("y", out_dtype, (n,), [(s, y_base[bank]) for s, bank in dst])
     for c, (name, args) in enumerate(setup):
         b.put("VXM.0", c, name, *args)
-    planes = DTYPE_BYTES[in_dtype]
+    planes = DTYPE_INFO[in_dtype].bytes
     t0 = max(len(setup), max(1 + b.hops(s, VXM) for s, _ in src))
     for c in range(chunks):
         t = t0 + c

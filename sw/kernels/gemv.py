@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import TileConfig
+from ..isa import DTYPE_INFO
 from .builder import Builder, KernelError
 
 HEMIS = ("W", "E")
@@ -125,7 +126,7 @@ def declare_weights(b: Builder, layout: Layout, name: str, k: int, n: int,
 def declare_vector(b: Builder, layout: Layout, name: str, dtype: str, n: int) -> int:
     """A vector dealt over every MEM slice in bank 0 (int8: chunk c in slice c % S)."""
     slices = mem_slices(b.cfg)
-    planes = {"i8": 1, "i16": 2, "i32": 4}[dtype]
+    planes = DTYPE_INFO[dtype].bytes
     words = -(-(n // b.cfg.lanes) * planes // len(slices))
     base = layout.alloc(0, words, f"vector {name}")
     b.declare(name, dtype, (n,), [(s, base) for s in slices])

@@ -29,15 +29,14 @@ from dataclasses import dataclass, field
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
 from ..errors import LpuError
-from ..isa import BY_MNEMONIC
+from ..isa import BY_MNEMONIC, E, W
+from ..system import Part, SystemSymbol
 from .builder import Builder, KernelError, need_slices
 from .gemv import Layout, mem_slices
 from .multitile import (
     LINK_BUFFER,
     DeskewPlan,
     Diagonals,
-    E,
-    W,
     assemble_system,
     check_ppm,
     check_tiles,
@@ -290,8 +289,6 @@ def pingpong_rounds(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0
                     deskew: bool = True, start: int = 0) -> tuple[list[str], dict, list[Round]]:
     """Assembly per tile, the system symbols and every round's cycles of the ping-pong; the
     first SEND no earlier than schedule cycle ``start`` (a lead-in over which clocks drift)."""
-    from ..system import Part, SystemSymbol  # numpy: only when a system is built
-
     links, plan = _check(cfg, rounds, tiles, ppm)
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise KernelError(f"start must be a cycle number, not {start!r}")
