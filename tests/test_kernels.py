@@ -193,7 +193,8 @@ def test_kernel_parameter_errors(name, args, phrase):
      "has MEM_E0 | MXM_E"),
     ("silu", {"n": 16}, "silu needs slices MEM_W0, VXM"),
     ("gemv", {"k": 2 * 65, "n": 2}, "activation buffer slots"),
-    ("gemv", {"k": 64, "n": 64}, "weights w does not fit"),
+    ("gemv", {"k": 64, "n": 64}, "w, x and y take 2144 words of bank 0 of each MEM slice, "
+     "which holds 512; at most --n 14 for --k 64"),
 ])
 def test_kernels_on_the_icebreaker_tile(name, args, phrase):
     """A kernel names the slices the floorplan lacks; the GEMV's limits are the tile's."""
@@ -220,7 +221,7 @@ def test_bench_gemv_table_reports_what_does_not_fit():
     cells = [c.strip() for c in rows[2].split("|")[1:-1]]
     assert cells[:2] == ["16", "16"] and cells[2] == cells[3] and cells[4:7:2] == ["64", "yes"]
     assert "does not fit" in rows[3] and "queue MXM_E.ACT holds 512" in rows[3]
-    assert "does not fit: weights w does not fit" in rows[4]
+    assert "--n 64 does not fit: w, x and y take 2144 words" in rows[4]
 
 
 def test_bench_sizes_option(capsys):
