@@ -90,7 +90,7 @@ class Builder:
     def queue_words(self) -> dict[str, int]:
         """Instruction words each queue takes once assembled and lowered: its folded lines,
         the NOP words of every wait, and the HALT."""
-        return {q: _words(sorted(ops, key=lambda o: o.cycle)) for q, ops in self.ops.items()}
+        return {q: lowered_words(ops) for q, ops in self.ops.items()}
 
     def overfull(self) -> tuple[str, int] | None:
         """(queue, words) of the fullest queue when it holds more than the tile, else None."""
@@ -148,10 +148,11 @@ def _runs(ops: list[Op]):
         i += run
 
 
-def _words(ops: list[Op]) -> int:
-    """Lowered instruction words of one queue's ops (sorted by cycle), HALT included."""
+def lowered_words(ops: list[Op]) -> int:
+    """Instruction words one queue's ops take once assembled and lowered: its folded lines,
+    the NOP words of every wait and the HALT."""
     words, cursor = 1, 0
-    for op, run, d, _ in _runs(ops):
+    for op, run, d, _ in _runs(sorted(ops, key=lambda o: o.cycle)):
         words += -(-(op.cycle - cursor) // NOP_MAX) + 1 + (run > 1)
         cursor = op.cycle + (run - 1) * (d or 0) + 1
     return words

@@ -24,7 +24,7 @@ from ..config import TileConfig
 from ..isa import E, W
 from ..system import Part, SystemSymbol
 from .builder import Builder, KernelError
-from .gemv import build_gemv, check_multiple, hemispheres, plane_stores
+from .gemv import build_gemv, check_fit, check_multiple, check_tile, hemispheres, plane_stores
 from .multitile import (
     LINK_BUFFER,
     DeskewPlan,
@@ -166,6 +166,8 @@ def split_gemv_sources(cfg: TileConfig, k: int, n: int, tiles: int, ppm: float =
         raise KernelError(f"--n must split into {tiles} equal blocks of whole vectors: a "
                           f"multiple of {tiles} x {cfg.lanes} lanes = {tiles * cfg.lanes}, "
                           f"not {n}")
+    check_tile(cfg)
+    check_fit(cfg, k, n, tiles)
     check_ppm(cfg, ppm)
     plan = deskew_plan(ppm)
     nt = n // tiles
