@@ -41,7 +41,7 @@ def rand_i8(rng, shape, extremes=True):
 def test_gemv_bit_exact(k, n):
     rng = np.random.default_rng(k * 1000 + n)
     x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-    r = run(KERNELS["gemv"][0](CFG, k, n), {"x": x, "w": w}, ["y"])
+    r = run(KERNELS["gemv"].function(CFG, k, n), {"x": x, "w": w}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
 
 
@@ -51,7 +51,7 @@ def test_gemv_all_extremes():
     x = np.full(k, -128, np.int8)
     w = np.full((k, n), -128, np.int8)
     w[:, 1::2] = 127
-    r = run(KERNELS["gemv"][0](CFG, k, n), {"x": x, "w": w}, ["y"])
+    r = run(KERNELS["gemv"].function(CFG, k, n), {"x": x, "w": w}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
     assert r.outputs["y"][0] == 64 * 128 * 128
 
@@ -78,7 +78,7 @@ HALF = TileConfig(lanes=8, streams=4, mem_slices=2, mem_words=256, hemispheres=1
 def test_gemv_small_tiles(cfg, k, n):
     rng = np.random.default_rng(k * 7 + n)
     x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-    r = run(KERNELS["gemv"][0](cfg, k, n), {"x": x, "w": w}, ["y"])
+    r = run(KERNELS["gemv"].function(cfg, k, n), {"x": x, "w": w}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
 
 
@@ -92,7 +92,7 @@ def test_gemv_abcb_waits_for_its_activation(monkeypatch):
     rng = np.random.default_rng(11)
     for k, n in [(4, 4), (2, 6), (16, 16)]:
         x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-        r = run(KERNELS["gemv"][0](TWO_LANES, k, n), {"x": x, "w": w}, ["y"])
+        r = run(KERNELS["gemv"].function(TWO_LANES, k, n), {"x": x, "w": w}, ["y"])
         np.testing.assert_array_equal(r.outputs["y"], reference.gemv(x, w))
 
 
@@ -102,14 +102,14 @@ def test_ffn_small_tiles(cfg, shift):
     rng = np.random.default_rng(shift)
     d, f, mult = 16, 32, 1
     x, wg, wu, wd = (rand_i8(rng, s) for s in (d, (d, f), (d, f), (f, d)))
-    r = run(KERNELS["ffn"][0](cfg, d, f, mult, shift),
+    r = run(KERNELS["ffn"].function(cfg, d, f, mult, shift),
             {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, mult, shift))
 
 
 def test_ffn_two_lanes_needs_16_cycles_per_block():
     with pytest.raises(KernelError, match=r"--d >= 16 \(4 x lanes, at least 16\)"):
-        KERNELS["ffn"][0](TWO_LANES, 8, 32, 1, 8)
+        KERNELS["ffn"].function(TWO_LANES, 8, 32, 1, 8)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -119,7 +119,7 @@ def test_ffn_bit_exact_and_near_float(seed):
     x = rand_i8(rng, d)
     wg, wu = rand_i8(rng, (d, f)), rand_i8(rng, (d, f))
     wd = rand_i8(rng, (f, d))
-    r = run(KERNELS["ffn"][0](CFG, d, f, mult, shift),
+    r = run(KERNELS["ffn"].function(CFG, d, f, mult, shift),
             {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y", "h"])
     np.testing.assert_array_equal(r.outputs["h"],
                                   reference.swiglu_hidden(x, wg, wu, mult, shift))
@@ -136,7 +136,7 @@ def test_ffn_short_hidden_layer(d, f):
     rng = np.random.default_rng(d + f)
     x, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
         rand_i8(rng, (f, d))
-    r = run(KERNELS["ffn"][0](CFG, d, f, 1, 10),
+    r = run(KERNELS["ffn"].function(CFG, d, f, 1, 10),
             {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
     np.testing.assert_array_equal(r.outputs["y"], reference.ffn(x, wg, wu, wd, 1, 10))
 
@@ -159,7 +159,7 @@ def test_ffn_error_bound_can_fail():
 @pytest.mark.parametrize("name", ["silu", "gelu"])
 def test_activation_kernels_whole_int8_range(name):
     x = np.arange(-128, 128, dtype=np.int8)
-    r = run(KERNELS[name][0](CFG, 256), {"x": x}, ["y"])
+    r = run(KERNELS[name].function(CFG, 256), {"x": x}, ["y"])
     table = units.silu_q34 if name == "silu" else units.gelu_q34
     np.testing.assert_array_equal(r.outputs["y"], table(x))
 
@@ -169,7 +169,7 @@ def test_requant_kernel(mult, shift):
     rng = np.random.default_rng(shift)
     x = rng.integers(-2**31, 2**31, 64, dtype=np.int64).astype(np.int32)
     x[:4] = [-2**31, 2**31 - 1, 0, -1]
-    r = run(KERNELS["requant"][0](CFG, 64, mult, shift), {"x": x}, ["y"])
+    r = run(KERNELS["requant"].function(CFG, 64, mult, shift), {"x": x}, ["y"])
     ref = np.clip((x.astype(np.int64) * mult + ((1 << (shift - 1)) if shift else 0)) >> shift,
                   -128, 127)
     np.testing.assert_array_equal(r.outputs["y"], ref)
@@ -185,7 +185,7 @@ def test_requant_kernel(mult, shift):
 ])
 def test_kernel_parameter_errors(name, args, phrase):
     with pytest.raises(KernelError, match=phrase.replace("(", r"\(").replace(")", r"\)")):
-        KERNELS[name][0](CFG, **args)
+        KERNELS[name].function(CFG, **args)
 
 
 @pytest.mark.parametrize(("name", "args", "phrase"), [
@@ -193,12 +193,13 @@ def test_kernel_parameter_errors(name, args, phrase):
      "has MEM_E0 | MXM_E"),
     ("silu", {"n": 16}, "silu needs slices MEM_W0, VXM"),
     ("gemv", {"k": 2 * 65, "n": 2}, "activation buffer slots"),
-    ("gemv", {"k": 64, "n": 64}, "weights w does not fit"),
+    ("gemv", {"k": 64, "n": 64}, "w, x and y take 2144 words of bank 0 of each MEM slice, "
+     "which holds 512; at most --n 14 for --k 64"),
 ])
 def test_kernels_on_the_icebreaker_tile(name, args, phrase):
     """A kernel names the slices the floorplan lacks; the GEMV's limits are the tile's."""
     with pytest.raises(KernelError, match=phrase.replace("|", r"\|")):
-        KERNELS[name][0](ICEBREAKER, **args)
+        KERNELS[name].function(ICEBREAKER, **args)
 
 
 def test_gemv_streams_on_one_hemisphere():
@@ -206,9 +207,9 @@ def test_gemv_streams_on_one_hemisphere():
     cfg = TileConfig(lanes=16, streams=4, mem_slices=2, hemispheres=1)
     with pytest.raises(KernelError, match=r"the GEMV needs 5 streams per direction \(4 for "
                        r"weights, 1 for x\); this tile has 4"):
-        KERNELS["gemv"][0](cfg, 16, 16)
+        KERNELS["gemv"].function(cfg, 16, 16)
     with pytest.raises(KernelError, match="the GEMV stages need 8 streams"):
-        KERNELS["gemv"][0](TileConfig(streams=4), 16, 16)
+        KERNELS["gemv"].function(TileConfig(streams=4), 16, 16)
 
 
 def test_bench_gemv_table_reports_what_does_not_fit():
@@ -220,7 +221,7 @@ def test_bench_gemv_table_reports_what_does_not_fit():
     cells = [c.strip() for c in rows[2].split("|")[1:-1]]
     assert cells[:2] == ["16", "16"] and cells[2] == cells[3] and cells[4:7:2] == ["64", "yes"]
     assert "does not fit" in rows[3] and "queue MXM_E.ACT holds 512" in rows[3]
-    assert "does not fit: weights w does not fit" in rows[4]
+    assert "--n 64 does not fit: w, x and y take 2144 words" in rows[4]
 
 
 def test_bench_sizes_option(capsys):
@@ -236,3 +237,15 @@ def test_bench_sizes_option(capsys):
             bench.main(["--sizes", bad])
         assert stop.value.code == 2
         assert "sizes are K x N pairs" in capsys.readouterr().err
+
+
+def test_kernel_listing_names_every_kernel():
+    """``lpu kernel --help`` lists every kernel with its arguments, from its KernelSpec."""
+    from lpu.sw.kernels import SYSTEM_ONLY, listing
+
+    text = listing()
+    for spec in (*KERNELS.values(), *SYSTEM_ONLY.values()):
+        assert f"  {spec.name:<8} {spec.usage()}\n           {spec.doc}" in text
+    assert KERNELS["gemv"].usage() == "--k N --n N [--tiles N [--ppm P]]"
+    assert SYSTEM_ONLY["pingpong"].usage() == "--rounds N [--tiles N] [--ppm P]"
+    assert KERNELS["silu"].usage() == "--n N"

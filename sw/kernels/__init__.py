@@ -1,13 +1,16 @@
 """Kernel generators: each returns assembly text for the same assembler users run.
 
-``lpu kernel NAME --PARAM VALUE ...`` picks one by name; ``KERNELS`` lists them with their
-integer parameters and defaults (None: required). ``SYSTEM_KERNELS`` lists the kernels that
+``lpu kernel NAME --PARAM VALUE ...`` picks one by name; ``KERNELS`` lists them, each a
+``KernelSpec`` with its integer parameters and defaults (None: required). ``SYSTEM_KERNELS`` lists the kernels that
 also split over a star of tiles (``--tiles N [--ppm P]``): each builds a ``SystemImage``.
 ``SYSTEM_ONLY`` lists, the same way, the kernels that exist only on a system (2 tiles or more;
 ``--tiles`` defaults to 2).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..config import TileConfig
 from ..errors import LpuError
@@ -18,27 +21,68 @@ from .gemv import gemv
 from .gemv_split import split_gemv
 from .pingpong import pingpong
 
-KERNELS = {
-    "gemv": (gemv, {"k": None, "n": None}, "y = x @ w: x i8 (k,), w i8 (k, n), y i32 (n,)"),
-    "requant": (requant, {"n": None, "mult": None, "shift": None},
-                "y i8 = saturate((x i32 * mult + round) >> shift)"),
-    "silu": (silu, {"n": None}, "y = silu(x), x and y i8 Q3.4"),
-    "gelu": (gelu, {"n": None}, "y = gelu(x), x and y i8 Q3.4"),
-    "ffn": (ffn, {"d": None, "f": None, "mult": None, "shift": None},
-            "SwiGLU decode FFN: y = (silu(x@w_gate) * (x@w_up)) @ w_down, see docs/kernels.md"),
-}
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel ``lpu kernel NAME`` generates: its generator ``function(cfg, **parameters)``,
+    its integer parameters with their defaults (None: required) and a one-line description."""
+
+    name: str
+    function: Callable
+    parameters: dict[str, int | None]
+    doc: str
+
+    def __iter__(self):
+        """Unpacks as ``(function, parameters, doc)``, the tuple this type replaced."""
+        return iter((self.function, self.parameters, self.doc))
+
+    def __getitem__(self, i: int):
+        return (self.function, self.parameters, self.doc)[i]
+
+    def usage(self) -> str:
+        """``--k N --n N [--tiles N [--ppm P]]``: the arguments ``lpu kernel NAME`` takes."""
+        args = " ".join(f"--{p} N" for p in self.parameters)
+        if self.name in SYSTEM_ONLY:
+            return args + " [--tiles N] [--ppm P]"
+        return args + (" [--tiles N [--ppm P]]" if self.name in SYSTEM_KERNELS else "")
 
 
-#: name -> (fn, params, doc) of kernels that need 2 or more tiles; fn as in SYSTEM_KERNELS.
-SYSTEM_ONLY = {
-    "pingpong": (pingpong, {"rounds": None},
-                 "out[r] = a[r] + j: a[r] to leaf j = 1 + r % (N-1) and back; a, out i8 "
-                 "(rounds, lanes) on tile 0"),
-}
+def _specs(*specs: KernelSpec) -> dict[str, KernelSpec]:
+    return {s.name: s for s in specs}
+
+
+KERNELS = _specs(
+    KernelSpec("gemv", gemv, {"k": None, "n": None},
+               "y = x @ w: x i8 (k,), w i8 (k, n), y i32 (n,)"),
+    KernelSpec("requant", requant, {"n": None, "mult": None, "shift": None},
+               "y i8 = saturate((x i32 * mult + round) >> shift)"),
+    KernelSpec("silu", silu, {"n": None}, "y = silu(x), x and y i8 Q3.4"),
+    KernelSpec("gelu", gelu, {"n": None}, "y = gelu(x), x and y i8 Q3.4"),
+    KernelSpec("ffn", ffn, {"d": None, "f": None, "mult": None, "shift": None},
+               "SwiGLU decode FFN: y = (silu(x@w_gate) * (x@w_up)) @ w_down, see docs/kernels.md"),
+)
+
+#: The kernels that need 2 or more tiles; their function is as in SYSTEM_KERNELS.
+SYSTEM_ONLY = _specs(
+    KernelSpec("pingpong", pingpong, {"rounds": None},
+               "out[r] = a[r] + j: a[r] to leaf j = 1 + r % (N-1) and back; a, out i8 "
+               "(rounds, lanes) on tile 0"),
+)
 
 #: name -> fn(cfg, tiles=, ppm=, **params) returning a SystemImage; same params as KERNELS
 #: (or SYSTEM_ONLY).
-SYSTEM_KERNELS = {"gemv": split_gemv, **{n: v[0] for n, v in SYSTEM_ONLY.items()}}
+SYSTEM_KERNELS = {"gemv": split_gemv, **{n: s.function for n, s in SYSTEM_ONLY.items()}}
+
+
+def listing() -> str:
+    """Every kernel with its arguments and description, and what ``--tiles`` does: the
+    epilog of ``lpu kernel --help``."""
+    rows = "\n".join(f"  {s.name:<8} {s.usage()}\n           {s.doc}"
+                     for s in (*KERNELS.values(), *SYSTEM_ONLY.values()))
+    return rows + ("\n\n--tiles N (2 to 4) splits the kernel over a star of N tiles and writes "
+                   "a system image\n(-o FILE.lpxs); --ppm P is the worst-case clock offset of a "
+                   "tile from the root's,\nwhich sets the RUNTIME_DESKEW period "
+                   "(docs/programming.md). pingpong runs on\n2 to 4 tiles only (default 2).")
 
 
 def least_tiles(name: str) -> int:
@@ -78,7 +122,7 @@ def system_args(name: str, argv: list[str]) -> tuple[int, float, list[str]]:
 
 
 def _params(name: str, argv: list[str]) -> dict[str, int]:
-    params = (KERNELS.get(name) or SYSTEM_ONLY[name])[1]
+    params = (KERNELS.get(name) or SYSTEM_ONLY[name]).parameters
     values = dict(params)
     it = iter(argv)
     for tok in it:
@@ -99,7 +143,7 @@ def _params(name: str, argv: list[str]) -> dict[str, int]:
 
 def generate(name: str, config: str, argv: list[str]) -> str:
     """Parse ``--param value`` pairs for kernel ``name`` and return its assembly text."""
-    fn = KERNELS[name][0]
+    fn = KERNELS[name].function
     values = _params(name, argv)
     try:
         cfg = TileConfig.named(config)

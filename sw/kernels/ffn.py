@@ -15,7 +15,7 @@ h is written to MEM in the activation layout and phase 2 is the GEMV h @ w_down.
 from __future__ import annotations
 
 from ..config import TileConfig
-from .builder import Builder, KernelError, need_slices
+from .builder import Builder, KernelError, need_slices, tile_name
 from .gemv import (
     HEMIS,
     Layout,
@@ -25,6 +25,8 @@ from .gemv import (
     declare_result,
     declare_vector,
     declare_weights,
+    emissions,
+    feeders,
     gemv_bound,
     mem_slices,
     store_block,
@@ -52,6 +54,46 @@ def vxm_chain(b: Builder, t: int, h_slice: str, h_addr: int, nb: int) -> int:
     return w
 
 
+def ffn_words(cfg: TileConfig, db: int, fb: int) -> int:
+    """Words bank 0 of each MEM slice takes for ``db`` and ``fb`` blocks of d and f: w_gate,
+    w_up, w_down, x, h and y as ``ffn`` lays them out."""
+    per_row = cfg.lanes // len(feeders(cfg, "E"))  # words of a block per row of weight tiles
+    s = len(mem_slices(cfg))
+    y = emissions(cfg) * -(-db // 2) * (2 if cfg.mem_slices == 1 else 1)
+    return 2 * fb * db * per_row + -(-db // 2) * fb * per_row + -(-db // s) + -(-fb // s) + y
+
+
+def ffn_problem(cfg: TileConfig, db: int, fb: int) -> str | None:
+    """Why an FFN of ``db`` x ``fb`` blocks cannot fit (O(1), before building), or None."""
+    if max(db, fb) > cfg.mxm_act_slots:
+        return (f"the GEMVs over d and f need {max(db, fb)} activation buffer slots; this "
+                f"tile has {cfg.mxm_act_slots}")
+    words = ffn_words(cfg, db, fb)
+    if words > cfg.mem_words:
+        return (f"the weights, x, h and y take {words} words of bank 0 of each MEM slice, "
+                f"which holds {cfg.mem_words}")
+    return None
+
+
+def check_fit(cfg: TileConfig, d: int, f: int, min_d: int) -> None:
+    """KernelError naming the largest --f for this --d (or the largest --d of at least
+    ``min_d`` for this --f) when the FFN cannot fit."""
+    L = cfg.lanes
+    db, fb = d // L, f // L
+    why = ffn_problem(cfg, db, fb)
+    if why is None:
+        return
+    slots = range(cfg.mxm_act_slots, 0, -1)
+    if ffn_problem(cfg, min_d // L, fb) is None and ffn_problem(cfg, db, 1) is not None:
+        most = next(b for b in slots if ffn_problem(cfg, b, fb) is None)
+        fits = f"at most --d {most * L} for --f {f}"
+    else:
+        db = db if ffn_problem(cfg, db, 1) is None else min_d // L
+        most = next((b for b in slots if ffn_problem(cfg, db, b) is None), 0)
+        fits = f"at most --f {most * L} for --d {db * L}" if most else "no FFN fits"
+    raise KernelError(f"--d {d} --f {f} does not fit: {why}; {fits} on {tile_name(cfg)}")
+
+
 def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
     need_slices(cfg, "ffn", "MXM_W", "VXM", "MXM_E")
     check_multiple(cfg, d=d, f=f)
@@ -62,9 +104,11 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
     if d < min_d:
         raise KernelError(f"ffn needs --d >= {min_d} (4 x lanes, at least 16) so each block's "
                           "VXM chain finishes before the next block's results arrive")
-    if not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or \
+            not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
         raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "
                           f"{shift}")
+    check_fit(cfg, d, f, min_d)
     b = Builder(cfg, f"ffn d={d} f={f}: y = (silu(x @ w_gate) * (x @ w_up)) @ w_down, "
                      f"requant mult={mult} shift={shift}")
     layout = Layout(cfg)

@@ -16,9 +16,11 @@ Bound: weight bytes / (lanes x MEM bank queues), every bank queue reading one wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..config import TileConfig
-from .builder import Builder, KernelError
+from ..isa import DTYPE_INFO
+from .builder import Builder, KernelError, overfull_text, tile_name
 
 HEMIS = ("W", "E")
 MXM = {"W": "MXM_W", "E": "MXM_E"}
@@ -45,9 +47,9 @@ def gemv_bound(cfg: TileConfig, k: int, n: int) -> int:
 
 def check_multiple(cfg: TileConfig, **dims: int) -> None:
     for name, v in dims.items():
-        if not isinstance(v, int) or v <= 0 or v % cfg.lanes:
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0 or v % cfg.lanes:
             raise KernelError(f"--{name} must be a positive multiple of the lane count "
-                              f"({cfg.lanes}), not {v}")
+                              f"({cfg.lanes}), not {v!r}")
 
 
 def mem_slices(cfg: TileConfig) -> list[str]:
@@ -125,7 +127,7 @@ def declare_weights(b: Builder, layout: Layout, name: str, k: int, n: int,
 def declare_vector(b: Builder, layout: Layout, name: str, dtype: str, n: int) -> int:
     """A vector dealt over every MEM slice in bank 0 (int8: chunk c in slice c % S)."""
     slices = mem_slices(b.cfg)
-    planes = {"i8": 1, "i16": 2, "i32": 4}[dtype]
+    planes = DTYPE_INFO[dtype].bytes
     words = -(-(n // b.cfg.lanes) * planes // len(slices))
     base = layout.alloc(0, words, f"vector {name}")
     b.declare(name, dtype, (n,), [(s, base) for s in slices])
@@ -284,6 +286,69 @@ def check_tile(cfg: TileConfig) -> None:
                           f"1 for x); this tile has {cfg.streams}")
 
 
+def mem_words(cfg: TileConfig, kt: int, blocks: int, y_blocks: int) -> int:
+    """Words bank 0 of each MEM slice takes (the fuller bank) for weights of ``blocks``
+    column blocks of ``kt`` weight tiles, x and a y of ``y_blocks``: as ``build_gemv`` lays
+    them out (``declare_weights``, ``declare_vector``, ``declare_result``)."""
+    h, f = cfg.hemispheres, len(feeders(cfg, "E"))
+    shared = 2 if cfg.mem_slices == 1 and h == 2 else 1
+    return (-(-blocks // h) * (kt * cfg.lanes // f) + -(-kt // len(mem_slices(cfg)))
+            + emissions(cfg) * -(-y_blocks // h) * shared)
+
+
+def act_words(cfg: TileConfig, kt: int, blocks: int) -> int:
+    """The fewest instruction words the busier MXM's ACT queue takes: an IW and an ABCB per
+    weight tile, the ACCs of each block (one word, or two with a REPEAT), an LA and HALT."""
+    return -(-blocks // cfg.hemispheres) * (2 * kt + emissions(cfg)) + 2
+
+
+def gemv_problem(cfg: TileConfig, kt: int, blocks: int, tiles: int = 1) -> str | None:
+    """Why a GEMV of ``kt`` x ``blocks`` weight tiles per tile (its root receiving the y
+    blocks of ``tiles`` tiles) cannot fit, found in O(1) without building it, or None."""
+    if kt > cfg.mxm_act_slots:
+        return (f"k = {kt * cfg.lanes} needs {kt} activation buffer slots; this tile has "
+                f"{cfg.mxm_act_slots}")
+    words = mem_words(cfg, kt, blocks, blocks * tiles)
+    if words > cfg.mem_words:
+        return (f"w, x and y take {words} words of bank 0 of each MEM slice, which holds "
+                f"{cfg.mem_words}")
+    act = act_words(cfg, kt, blocks)
+    if act > cfg.queue_words:
+        return (f"queue MXM_{'EW'[blocks > 1 and cfg.hemispheres > 1]}.ACT needs at least "
+                f"{act} instruction words (an IW and an ABCB per weight tile) and holds "
+                f"{cfg.queue_words}")
+    return None
+
+
+def most_blocks(cfg: TileConfig, kt: int, tiles: int = 1) -> int:
+    """The most column blocks per tile that ``gemv_problem`` lets through for ``kt``."""
+    lo, hi = 0, 1
+    while gemv_problem(cfg, kt, hi, tiles) is None:
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if gemv_problem(cfg, kt, mid, tiles) is None else (lo, mid)
+    return lo
+
+
+def check_fit(cfg: TileConfig, k: int, n: int, tiles: int = 1, largest=None) -> None:
+    """KernelError, before anything is built, when y = x @ w with w (k, n) split over
+    ``tiles`` tiles cannot fit; it names the largest --n that does for this --k (from
+    ``largest(cfg, k)``, default the O(1) ``most_blocks``), or the largest --k."""
+    L, kt, blocks = cfg.lanes, k // cfg.lanes, n // (cfg.lanes * tiles)
+    why = gemv_problem(cfg, kt, blocks, tiles)
+    if why is None:
+        return
+    most = most_blocks(cfg, kt, tiles) * L * tiles
+    if most:
+        most = largest(cfg, k) if largest else most
+        raise KernelError(f"--n {n} does not fit: {why}; at most --n {most} for --k {k} "
+                          f"on {tile_name(cfg)}")
+    kts = [t for t in range(1, min(kt, cfg.mxm_act_slots + 1)) if most_blocks(cfg, t, tiles)]
+    fits = f"at most --k {kts[-1] * L} for --n {L * tiles}" if kts else "no GEMV fits"
+    raise KernelError(f"--k {k} does not fit: {why}; {fits} on {tile_name(cfg)}")
+
+
 @dataclass
 class GemvBuild:
     """A GEMV placed in a Builder, before rendering: what a caller may extend."""
@@ -304,6 +369,7 @@ def build_gemv(cfg: TileConfig, k: int, n: int, y_len: int | None = None,
     check_multiple(cfg, k=k, n=n)
     check_tile(cfg)
     y_len = n if y_len is None else y_len
+    check_fit(cfg, k, n, y_len // n)
     b = Builder(cfg, title or f"gemv k={k} n={n}: y = x @ w")
     layout = Layout(cfg)
     nb_count = n // cfg.lanes
@@ -328,5 +394,31 @@ def build_gemv(cfg: TileConfig, k: int, n: int, y_len: int | None = None,
 
 def gemv(cfg: TileConfig, k: int, n: int) -> str:
     """Return assembly for y = x @ w with x int8 (k,), w int8 (k, n), y int32 (n,)."""
+    check_multiple(cfg, k=k, n=n)
+    check_tile(cfg)
+    check_fit(cfg, k, n, largest=largest_n)
     g = build_gemv(cfg, k, n)
+    over = g.b.overfull()
+    if over:
+        raise KernelError(f"--n {n} does not fit: {overfull_text(cfg, *over)}; at most --n "
+                          f"{largest_n(cfg, k)} for --k {k}")
     return g.b.render(g.notes)
+
+
+@lru_cache(maxsize=64)
+def largest_n(cfg: TileConfig, k: int) -> int:
+    """The largest n whose GEMV fits with this k, instruction queues included: the O(1) bound
+    of ``most_blocks`` when it fits, else a search below it (no try is larger)."""
+    L = cfg.lanes
+
+    def fits(blocks: int) -> bool:
+        return build_gemv(cfg, k, blocks * L).b.overfull() is None
+
+    top = most_blocks(cfg, k // L)
+    if top == 0 or fits(top):
+        return top * L
+    lo, hi = 0, top
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo * L

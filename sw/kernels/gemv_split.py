@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
+from ..isa import E, W
+from ..system import Part, SystemSymbol
 from .builder import Builder, KernelError
-from .gemv import build_gemv, check_multiple, hemispheres, plane_stores
+from .gemv import build_gemv, check_fit, check_multiple, check_tile, hemispheres, plane_stores
 from .multitile import (
     LINK_BUFFER,
     DeskewPlan,
     Diagonals,
-    E,
-    W,
     assemble_system,
     check_ppm,
     check_tiles,
@@ -160,14 +160,14 @@ def split_gemv_sources(cfg: TileConfig, k: int, n: int, tiles: int, ppm: float =
                        deskew: bool = True) -> tuple[list[str], dict]:
     """Assembly per tile and the system symbols of y = x @ w split over ``tiles`` tiles.
     ``deskew=False`` leaves the RUNTIME_DESKEWs out (the negative control)."""
-    from ..system import Part, SystemSymbol  # numpy: only when a system is built
-
     links = check_tiles(cfg, tiles)
     check_multiple(cfg, k=k, n=n)
     if n % (tiles * cfg.lanes):
         raise KernelError(f"--n must split into {tiles} equal blocks of whole vectors: a "
                           f"multiple of {tiles} x {cfg.lanes} lanes = {tiles * cfg.lanes}, "
                           f"not {n}")
+    check_tile(cfg)
+    check_fit(cfg, k, n, tiles)
     check_ppm(cfg, ppm)
     plan = deskew_plan(ppm)
     nt = n // tiles

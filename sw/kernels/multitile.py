@@ -18,19 +18,31 @@ Timing rules a system kernel keeps across tiles:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ..config import TileConfig
-from ..isa import BY_MNEMONIC, DTYPES, stream_width
+from ..isa import (
+    BY_MNEMONIC,
+    DIRECTION_NAMES,
+    DTYPES,
+    E,
+    W,
+    stream_dir,
+    stream_index,
+    stream_operand,
+    stream_text,
+    stream_width,
+)
+from ..system import SystemImage, star_links
 from .builder import Builder, KernelError
 
 DESKEW_T = 4  # freeze budget of one RUNTIME_DESKEW (cycles): sets the deskew period
 DESKEW_CAP = 2000  # longest deskew period (schedule cycles)
 LINK_BUFFER = 8  # vectors a receiver's elastic buffer holds (LinkReceiver depth, hw/c2c_link.py)
 MAX_TILES = 4
-E, W = 0, 1  # stream directions
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,6 @@ def plan_text(plan: DeskewPlan) -> str:
 
 def check_tiles(cfg: TileConfig, tiles: int, least: int = 1) -> list:
     """The star links of ``tiles`` tiles (``least`` to 4) on this config, or KernelError."""
-    from ..system import star_links  # numpy: only when a system is built
-
     if isinstance(tiles, bool) or not isinstance(tiles, int) or not least <= tiles <= MAX_TILES:
         raise KernelError(f"--tiles must be {least} to {MAX_TILES}, not {tiles}")
     try:
@@ -131,8 +141,8 @@ def place_deskews(b: Builder, plan: DeskewPlan, queue: str, last: int) -> None:
 
 # Stream bookkeeping: which stream diagonals the placed instructions use.
 
-def _stream_value(text) -> int:
-    return (W << 5 if text[0] == "W" else 0) | int(text[1:])
+def _stream_value(text: str) -> int:
+    return stream_operand(DIRECTION_NAMES.index(text[0]), int(text[1:]))
 
 
 def op_writes(op) -> list[tuple[int, int, int]]:
@@ -149,7 +159,7 @@ def op_writes(op) -> list[tuple[int, int, int]]:
     for name, spec in instr.writes:
         v = values[name]
         for j in range(stream_width(instr, values, spec)):
-            out.append((v >> 5, (v & 31) + j, op.cycle + instr.latency + 1))
+            out.append((stream_dir(v), stream_index(v) + j, op.cycle + instr.latency + 1))
     return out
 
 
@@ -185,18 +195,14 @@ class Diagonals:
 
     def take(self, d: int, s: int, hold: int, p: int) -> str:
         self.used.add(self.key(d, s, hold, p))
-        return f"{'EW'[d]}{s}"
+        return stream_text(stream_operand(d, s))
 
 
 def assemble_system(cfg: TileConfig, texts: list[str], symbols: dict, name: str):
     """A SystemImage of one assembled and scheduled program per tile (``name``.tileI.s) on
     the star of ``len(texts)`` tiles."""
-    import dataclasses
-
     from ..asm import assemble_text
     from ..schedule import schedule
-    from ..system import SystemImage, star_links
-
     programs = []
     for i, text in enumerate(texts):
         prog = assemble_text(f"{name}.tile{i}.s", text)

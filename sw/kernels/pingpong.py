@@ -28,16 +28,14 @@ from dataclasses import dataclass, field
 
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
-from ..errors import LpuError
-from ..isa import BY_MNEMONIC
-from .builder import Builder, KernelError, need_slices
+from ..isa import BY_MNEMONIC, E, W
+from ..system import Part, SystemSymbol
+from .builder import Builder, KernelError, Op, lowered_words, need_slices, tile_name
 from .gemv import Layout, mem_slices
 from .multitile import (
     LINK_BUFFER,
     DeskewPlan,
     Diagonals,
-    E,
-    W,
     assemble_system,
     check_ppm,
     check_tiles,
@@ -246,11 +244,31 @@ class _Planner:
             return (s_in, d_in), (alu, a, s_sum), (sxm, x, s_x), back
         return None
 
+    def tiles(self) -> list[tuple[int, _Tile]]:
+        return [(0, self.root), *sorted(self.leaves.items())]
+
+    def snapshot(self) -> list[tuple[dict[str, int], int]]:
+        """Per tile, its ops per queue and its last SEND or RECV: the program of the rounds
+        planned so far (a round only appends, so a snapshot is a shorter program's)."""
+        return [({q: len(ops) for q, ops in t.b.ops.items()}, t.last) for _, t in self.tiles()]
+
+    def overfull(self, snap, deskew: bool) -> tuple[int, str, int] | None:
+        """(tile, queue, words) of a queue the program of ``snap`` overfills, or None."""
+        period = self.plan.period if deskew else None
+        for (i, tile), (counts, last) in zip(self.tiles(), snap, strict=True):
+            extra = [Op(c, "RUNTIME_DESKEW", (self.plan.t,)) for c in range(period, last, period)
+                     ] if period else []
+            for q in {*counts, tile.deskew_q} if extra else counts:
+                ops = tile.b.ops.get(q, [])[:counts.get(q, 0)]
+                words = lowered_words(ops + extra if q == tile.deskew_q else ops)
+                if words > self.cfg.queue_words:
+                    return i, q, words
+        return None
+
     def render(self, deskew: bool) -> list[str]:
         rounds = self.rounds_done
         texts = []
-        tiles = [(0, self.root), *sorted(self.leaves.items())]
-        for i, tile in tiles:
+        for i, tile in self.tiles():
             if deskew:
                 place_deskews(tile.b, self.plan, tile.deskew_q, tile.last)
             if i == 0:
@@ -278,26 +296,54 @@ def _check(cfg: TileConfig, rounds: int, tiles: int, ppm: float):
     if rounds < tiles - 1:
         raise KernelError(f"--rounds {rounds} leaves tile {rounds + 1} without a round: "
                           f"{tiles} tiles need {tiles - 1} or more")
-    most = len(mem_slices(cfg)) * cfg.mem_words // (1 if cfg.mem_banks > 1 else 2)
-    if rounds > most:
-        raise KernelError(f"--rounds {rounds}: a and out take one MEM word per round each; "
-                          f"the root's MEM holds {most} rounds")
     check_ppm(cfg, ppm)
     return links, deskew_plan(ppm)
+
+
+CHECK_EVERY = 32  # rounds planned between two counts of the instruction words
+
+
+def _plan(cfg: TileConfig, rounds: int, tiles: int, plan: DeskewPlan, links, start: int,
+          deskew: bool):
+    """Plan ``rounds`` rounds; or, as soon as they overfill an instruction queue, stop and
+    return (the most rounds that fit, (tile, queue, words) of the first that do not)."""
+    planner = _Planner(cfg, rounds, tiles, plan, links, start)
+    snaps, fit = [], 0
+    for r in range(rounds):
+        planner.round(r)
+        snaps.append(planner.snapshot())
+        if (r + 1) % CHECK_EVERY and r + 1 < rounds:
+            continue
+        if planner.overfull(snaps[-1], deskew) is None:
+            fit = r + 1
+            continue
+        bad = r + 1
+        while bad - fit > 1:
+            mid = (fit + bad) // 2
+            fit, bad = (mid, bad) if planner.overfull(snaps[mid - 1], deskew) is None \
+                else (fit, mid)
+        return fit, planner.overfull(snaps[bad - 1], deskew)
+    return planner
 
 
 def pingpong_rounds(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0.0,
                     deskew: bool = True, start: int = 0) -> tuple[list[str], dict, list[Round]]:
     """Assembly per tile, the system symbols and every round's cycles of the ping-pong; the
     first SEND no earlier than schedule cycle ``start`` (a lead-in over which clocks drift)."""
-    from ..system import Part, SystemSymbol  # numpy: only when a system is built
-
     links, plan = _check(cfg, rounds, tiles, ppm)
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise KernelError(f"start must be a cycle number, not {start!r}")
-    planner = _Planner(cfg, rounds, tiles, plan, links, start)
-    for r in range(rounds):
-        planner.round(r)
+    # O(1) first: a and out take one MEM word per round each, dealt over the MEM slices.
+    most = len(mem_slices(cfg)) * cfg.mem_words
+    planner = _plan(cfg, min(rounds, most), tiles, plan, links, start, deskew)
+    if isinstance(planner, tuple):
+        fits, (i, q, words) = planner
+        raise KernelError(f"--rounds {rounds} is more than tile {i}'s instruction queues hold: "
+                          f"its queue {q} needs {words} words after {fits + 1} rounds and "
+                          f"holds {cfg.queue_words}; at most --rounds {fits} on {tile_name(cfg)}")
+    if rounds > most:
+        raise KernelError(f"--rounds {rounds} does not fit: a and out take one MEM word per "
+                          f"round each; the root's MEM holds {most} rounds on {tile_name(cfg)}")
     texts = planner.render(deskew)
     shape = (rounds, cfg.lanes)
     symbols = {name: SystemSymbol(name, "i8", shape, (Part(0, name),)) for name in ("a", "out")}
@@ -318,11 +364,4 @@ def pingpong(cfg: TileConfig, rounds: int, tiles: int = 2, ppm: float = 0.0,
     ``ppm`` off the root's; ``deskew=False`` leaves the RUNTIME_DESKEWs out; ``start`` holds
     the first SEND back to that cycle."""
     texts, symbols = pingpong_sources(cfg, rounds, tiles, ppm, deskew, start)
-    try:
-        return assemble_system(cfg, texts, symbols, "pingpong")
-    except LpuError as e:
-        if "holds" not in e.message or e.loc is None:
-            raise
-        tile = e.loc.file.removeprefix("pingpong.tile").removesuffix(".s")
-        raise KernelError(f"--rounds {rounds} is more than tile {tile}'s instruction queues "
-                          f"hold: {e.message}") from None
+    return assemble_system(cfg, texts, symbols, "pingpong")
