@@ -44,14 +44,14 @@ def rtl_job(program: Program, inputs, reads: list[int], max_cycles: int):
 
 def rtl_result(program: Program, res, outputs) -> RunResult:
     """Turn a tile job result into the RunResult every backend returns."""
-    from .hostmap import HostMap
+    from .hostmap import STATUS_DONE, HostMap
 
     cfg, hmap = program.config, HostMap(program.config)
     busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
     error = None
     if res.timeout:
         error = TileError(res.cycles, "tile", f"no done after {res.cycles} cycles (aborted)")
-    elif res.errors or not res.status & 2:
+    elif res.errors or not res.status & STATUS_DONE:
         error = TileError(res.cycles, ", ".join(res.errors) or "tile",
                           "the tile raised its error flag")
     outs = {}

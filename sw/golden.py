@@ -17,11 +17,22 @@ import numpy as np
 
 from . import units
 from .c2c import link_format
-from .config import DTYPE_BYTES
-from .isa import BY_MNEMONIC, DTYPES, Instr, step_range, stream_text, stream_width
+from .isa import (
+    BY_MNEMONIC,
+    DTYPE_INFO,
+    DTYPES,
+    E,
+    Instr,
+    W,
+    step_range,
+    stream_dir,
+    stream_index,
+    stream_operand,
+    stream_text,
+    stream_width,
+)
 from .program import Item, Program, symbol_from_words, symbol_words
 
-E, W = 0, 1
 _HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
 _TIME_EPS = 1e-9  # link arrival times and clock edges compared in units of a clock period
 
@@ -250,7 +261,7 @@ class GoldenTile:
 
     def read_stream(self, q: _Queue, v: int, width: int, t: int) -> np.ndarray:
         """Planes (width, lanes) at queue q's input in cycle t; raise if any holds no value."""
-        d, base = v >> 5, v & 31
+        d, base = stream_dir(v), stream_index(v)
         p = q.position
         out = np.empty((width, self.L), np.uint8)
         for j in range(width):
@@ -260,13 +271,13 @@ class GoldenTile:
             else:
                 src = p - 1 if d == E else p + 1
             if not 0 <= src < self.P or not self.valid[d, src, s]:
-                raise TileError(t, q.name, f"stream {stream_text(v & 32 | s)} holds no value at "
+                raise TileError(t, q.name, f"stream {stream_text(stream_operand(d, s))} holds no value at "
                                 f"{self.cfg.slices[p].name} in cycle {t}")
             out[j] = self.reg[d, src, s]
         return out
 
     def write_stream(self, q: _Queue, v: int, planes: np.ndarray, when: int) -> None:
-        d, base = v >> 5, v & 31
+        d, base = stream_dir(v), stream_index(v)
         for j, plane in enumerate(planes):
             self.pending[when].append(("reg", q.name, d, q.position, base + j, plane))
 
@@ -455,7 +466,7 @@ class GoldenTile:
                 _, qname, d, p, s, _ = eff
                 if (d, p, s) in written:
                     raise TileError(t, qname, f"two producers on stream "
-                                    f"{stream_text(d << 5 | s)} at {self.cfg.slices[p].name} "
+                                    f"{stream_text(stream_operand(d, s))} at {self.cfg.slices[p].name} "
                                     f"(also {written[(d, p, s)]}) at the end of cycle {t}")
                 written[(d, p, s)] = qname
         for eff in effects:
@@ -496,9 +507,10 @@ def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
 
 
 def array_problem(name: str, dtype: str, shape: tuple, array: np.ndarray) -> str | None:
-    """A message if ``array`` is not of ``dtype`` (a symbol dtype) and ``shape``, else None."""
-    want = np.dtype(f"<i{DTYPE_BYTES[dtype]}")
-    if array.dtype != want:
+    """A message if ``array`` is not of ``dtype`` (a symbol dtype) and ``shape``, else None.
+    Either byte order will do: loading converts to the tile's little-endian layout."""
+    want = np.dtype(DTYPE_INFO[dtype].numpy)
+    if array.dtype.newbyteorder("=") != want.newbyteorder("="):
         return f"{name} is {dtype} ({want.name}), the file holds {array.dtype.name}"
     if tuple(array.shape) != tuple(shape):
         return f"{name} has shape {tuple(shape)}, the file holds {tuple(array.shape)}"
