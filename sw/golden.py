@@ -10,6 +10,7 @@ a RECV with nothing delivered, a deadlock) stops the tile with an error, as the 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
@@ -31,10 +32,19 @@ from .isa import (
     stream_text,
     stream_width,
 )
-from .program import Item, Program, symbol_from_words, symbol_words
+from .program import (
+    Item,
+    LoweredProgram,
+    Program,
+    require_lowered,
+    symbol_from_words,
+    symbol_words,
+)
 
 _HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
 _TIME_EPS = 1e-9  # link arrival times and clock edges compared in units of a clock period
+DEFAULT_MAX_CYCLES = 10_000_000
+PROGRESS_SECONDS = 1.5  # wall time between two progress calls of a long run
 
 
 class TileError(Exception):
@@ -43,6 +53,14 @@ class TileError(Exception):
     def __init__(self, cycle: int, queue: str, message: str):
         super().__init__(f"cycle {cycle}, {queue}: {message}")
         self.cycle, self.queue, self.message = cycle, queue, message
+
+
+class CycleLimit(TileError):
+    """The run reached its cycle limit before done (a limit the caller can raise)."""
+
+    def __init__(self, cycle: int, limit: int, note: str = ""):
+        super().__init__(cycle, "tile", f"no done after {limit} cycles{note}")
+        self.limit = limit
 
 
 class Link:
@@ -94,7 +112,8 @@ class RunResult:
 class GoldenTile:
     """One tile's architectural state and its cycle-by-cycle execution."""
 
-    def __init__(self, program: Program, trace: bool = False):
+    def __init__(self, program: LoweredProgram, trace: bool = False):
+        require_lowered(program, "the golden model")
         cfg = self.cfg = program.config
         self.program = program
         self.P, self.S, self.L = cfg.positions, cfg.streams, cfg.lanes
@@ -168,11 +187,46 @@ class GoldenTile:
 
     # Execution
 
-    def run(self, max_cycles: int = 10_000_000) -> None:
+    def run(self, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> None:
+        """Step to done, or stop with a CycleLimit error after ``max_cycles`` schedule cycles.
+        Idle stretches pass in one jump (``skip_idle``). ``progress(cycle)``, if given, is
+        called every PROGRESS_SECONDS of wall time, so a short run never calls it."""
+        due = time.monotonic() + PROGRESS_SECONDS
         while not self.done:
             if self.cycle >= max_cycles:
-                raise TileError(self.cycle, "tile", f"no done after {max_cycles} cycles")
+                self.error, self.done = CycleLimit(self.cycle, max_cycles), True
+                return
             self.step()
+            if not self.done:
+                self.skip_idle(max_cycles)
+            if progress is not None and time.monotonic() >= due:
+                progress(self.cycle)
+                due = time.monotonic() + PROGRESS_SECONDS
+
+    def skip_idle(self, limit: int) -> None:
+        """Jump to the next cycle in which a queue fetches or repeats or an effect lands (at
+        most to ``limit``). Until then every step would only shift the stream registers, and
+        no queue state changes, so neither done nor a deadlock can appear in between."""
+        t = self.cycle
+        active = [q for q in self.queues if q.halted is None and q.sync is None]
+        events = [q.next for q in active] + [q.repeats[0][0] for q in active if q.repeats]
+        events += self.pending.keys()
+        if not events:
+            return
+        k = min(min(events), limit) - t
+        if k <= 0:
+            return
+        reg, valid = self.reg, self.valid
+        if k >= self.P:
+            valid[:] = False
+        else:
+            reg[E, k:], valid[E, k:] = reg[E, :-k].copy(), valid[E, :-k].copy()
+            reg[W, :-k], valid[W, :-k] = reg[W, k:].copy(), valid[W, k:].copy()
+            valid[E, :k] = valid[W, -k:] = False
+        self.fresh[:] = False
+        for key in [key for key in self.bank_use if key[1] < t + k]:
+            del self.bank_use[key]
+        self.cycle = t + k
 
     def step(self) -> None:
         """Simulate one schedule cycle (issue, then the end-of-cycle updates)."""
@@ -487,13 +541,15 @@ class GoldenTile:
             del self.bank_use[key]
 
 
-def run_golden(program: Program, inputs: dict[str, np.ndarray] | None = None,
-               outputs: list[str] | None = None, trace: bool = False) -> RunResult:
-    """Load inputs, run to done, read outputs: the golden backend of ``lpu run``."""
+def run_golden(program: LoweredProgram, inputs: dict[str, np.ndarray] | None = None,
+               outputs: list[str] | None = None, trace: bool = False,
+               max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> RunResult:
+    """Load inputs, run to done, read outputs: the golden backend of ``lpu run``. A run that
+    reaches ``max_cycles`` ends with a CycleLimit error; ``progress`` as in GoldenTile.run."""
     tile = GoldenTile(program, trace=trace)
     for name, array in (inputs or {}).items():
         tile.load(name, array)
-    tile.run()
+    tile.run(max_cycles, progress)
     outs = {} if tile.error else {n: tile.read(n) for n in (outputs or [])}
     return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error, tile.frozen)
 
@@ -536,5 +592,5 @@ def run_system(tiles: list[GoldenTile], max_cycles: int = 10_000_000) -> None:
             return
         tile = min(running, key=lambda t: t.now)
         if tile.cycle >= max_cycles:
-            raise TileError(tile.cycle, "system", f"no done after {max_cycles} cycles")
+            raise CycleLimit(tile.cycle, max_cycles)
         tile.step()

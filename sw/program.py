@@ -64,7 +64,7 @@ class Item:
 
 @dataclass
 class Program:
-    """An assembled program, before or after encoding."""
+    """An assembled program as written: its items may carry ``@N`` issue cycles."""
 
     config: TileConfig
     symbols: dict[str, Symbol] = field(default_factory=dict)
@@ -72,6 +72,23 @@ class Program:
     segments: dict[tuple[str, int], bytes] = field(default_factory=dict)
     queues: dict[str, list[Item]] = field(default_factory=dict)
     file: str = "<program>"
+
+
+@dataclass
+class LoweredProgram(Program):
+    """A program as the tile runs it: the scheduler has turned every ``@N`` into NOP waits,
+    so each queue's items issue back to back. The golden model, the backends and the image
+    writer take only this; ``schedule(prog).image`` and the image reader make one. A source
+    ``Program`` run as is would ignore its ``@N`` and run with the wrong timing."""
+
+
+def require_lowered(program, who: str) -> LoweredProgram:
+    """``program`` if it is lowered; else a TypeError that names the fix."""
+    if not isinstance(program, LoweredProgram):
+        raise TypeError(f"{who} takes a lowered program (LoweredProgram), not "
+                        f"{type(program).__name__} {getattr(program, 'file', '')!r}: schedule "
+                        "it first: lpu.sw.schedule.schedule(prog).image")
+    return program
 
 
 def symbol_words(sym: Symbol, array, lanes: int):

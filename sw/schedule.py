@@ -31,7 +31,7 @@ from .isa import (
     stream_text,
     stream_width,
 )
-from .program import Item, Program
+from .program import Item, LoweredProgram, Program
 
 _NOP, _HALT = BY_MNEMONIC["NOP"], BY_MNEMONIC["HALT"]
 NOP_MAX = (1 << 16) - 1
@@ -72,10 +72,12 @@ class QueueStats:
 
 @dataclass
 class Schedule:
-    """The result of scheduling a Program: every issue, the lowered queue items and timings."""
+    """The result of scheduling a Program: every issue, the lowered queue items and timings;
+    ``image`` is the lowered program the golden model and the backends run."""
 
     program: Program
     lowered: dict[str, list[Item]] = field(default_factory=dict)
+    image: LoweredProgram | None = None
     issues: list[Issue] = field(default_factory=list)
     reads: list[StreamRead] = field(default_factory=list)
     freezes: list[tuple[int, int]] = field(default_factory=list)  # (schedule cycle, cycles)
@@ -216,6 +218,8 @@ class _Scheduler:
         self.finish(freeze_at)
         if self.errors:
             raise LpuErrors(self.errors)
+        p = self.p
+        self.out.image = LoweredProgram(p.config, p.symbols, p.segments, self.out.lowered, p.file)
         return self.out
 
     def repeat(self, st: _QueueState, item: Item, t: int) -> int:
