@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -180,7 +181,7 @@ class RunFiles:
 def _max_cycles(args, predicted: int) -> tuple[int, str]:
     """The cycle limit of a run and how it was set (for the message when a run reaches it)."""
     if args.max_cycles is not None:
-        return args.max_cycles, "--max-cycles"
+        return args.max_cycles, "set by --max-cycles"
     limit = max(10 * predicted, 100_000)
     return limit, f"10 x the {predicted} predicted, at least 100000"
 
@@ -190,8 +191,8 @@ def _stopped(args, error, limit: tuple[int, str]) -> LpuError:
 
     # A system tile's limit arrives as a SystemTileError carrying the CycleLimit's message.
     if isinstance(error, CycleLimit) or getattr(error, "message", "").startswith("no done after"):
-        return LpuError(f"{args.backend} run stopped: no done after {limit[0]} cycles, the "
-                        f"limit ({limit[1]}); raise it with --max-cycles N",
+        return LpuError(f"{args.backend} run stopped: no done after {limit[0]} cycles (the "
+                        f"limit, {limit[1]}); raise it with --max-cycles N",
                         Location(args.program))
     return LpuError(f"{args.backend} run stopped: {error}", Location(args.program))
 
@@ -285,6 +286,7 @@ def run_system_image(args) -> int:
                        Location(args.program))
     system = load_system(args.program)
     scheds = [schedule(p) for p in system.programs]
+    system = dataclasses.replace(system, programs=[s.image for s in scheds])
     ppm = _ppm_list(args.ppm, system.tiles, args.program)
     files = RunFiles(args, system.symbols, "system symbol", "system")
     with files.outputs:

@@ -195,6 +195,10 @@ def test_source_program_refused():
         run_golden(prog)
     with pytest.raises(TypeError, match="LoweredProgram"):
         GoldenTile(prog)
+    from lpu.sw import backends
+
+    with pytest.raises(TypeError, match="the golden backend takes a lowered program"):
+        backends.run("golden", prog, {}, [])
     assert run_golden(schedule(prog).image).cycles == schedule(prog).cycles == 7
 
 
