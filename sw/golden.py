@@ -32,14 +32,7 @@ from .isa import (
     stream_text,
     stream_width,
 )
-from .program import (
-    Item,
-    LoweredProgram,
-    Program,
-    require_lowered,
-    symbol_from_words,
-    symbol_words,
-)
+from .program import Item, LoweredProgram, require_lowered, symbol_from_words, symbol_words
 
 _HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
 _TIME_EPS = 1e-9  # link arrival times and clock edges compared in units of a clock period
@@ -552,14 +545,6 @@ def run_golden(program: LoweredProgram, inputs: dict[str, np.ndarray] | None = N
     tile.run(max_cycles, progress)
     outs = {} if tile.error else {n: tile.read(n) for n in (outputs or [])}
     return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error, tile.frozen)
-
-
-def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
-    """Return a message if ``array`` cannot be loaded as symbol ``name``, else None."""
-    sym = program.symbols.get(name)
-    if sym is None:
-        return f"unknown symbol {name!r}; the program has {', '.join(program.symbols) or 'none'}"
-    return array_problem(name, sym.dtype, sym.shape, array)
 
 
 def array_problem(name: str, dtype: str, shape: tuple, array: np.ndarray) -> str | None:
