@@ -111,13 +111,16 @@ class OutputFiles:
 
     def reserve(self, path: str, what: str) -> str:
         """Check ``path`` can take the output ``what``; return the key for ``write``."""
-        real = os.path.realpath(path)
+        special = os.path.exists(path) and not os.path.isfile(path)
+        # A device is named as given (/dev/stdout resolves to no path); a file by where its
+        # links lead, so the temporary is made beside the file that is replaced.
+        real = os.path.abspath(path) if special else os.path.realpath(path)
         if real in self.temps:
             raise LpuError(f"{what}: this file is already an output of {self.given[real]}",
                            Location(path))
         if os.path.isdir(real):
             raise LpuError(f"{what}: a directory, not a file", Location(path))
-        if os.path.exists(real) and not os.path.isfile(real):
+        if special:
             if not os.access(real, os.W_OK):
                 raise LpuError(f"{what}: not writable", Location(path))
             self.temps[real] = None

@@ -271,6 +271,8 @@ def test_out_and_timeline_paths_are_exact(tmp_path, capsys, gemv):
                                             "x.npy"]
     assert b"<svg" in (tmp_path / "t.svg").read_bytes()[:400]
     np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), want)
+    rc, _, err = run_cli(capsys, "run", path, *ins, "--stats-json", "/dev/null")
+    assert (rc, err) == (0, "")  # a device is written in place, not replaced
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "r.npy").stat().st_mode & 0o777 == 0o666 & ~umask
