@@ -10,17 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LpuError
-from .golden import RunResult, TileError, run_golden
-from .program import Program, symbol_from_words
+from .golden import CycleLimit, RunResult, TileError, run_golden
+from .program import LoweredProgram, require_lowered, symbol_from_words
 
 BACKENDS = ("golden", "verilator", "uart")
 
 
-def run(backend: str, program: Program, inputs, outputs, trace: bool = False,
+def run(backend: str, program: LoweredProgram, inputs, outputs, trace: bool = False,
         waves: str | None = None, max_cycles: int = 10_000_000, port: str | None = None,
-        baud: int = 115_200) -> RunResult:
+        baud: int = 115_200, progress=None) -> RunResult:
+    """Run a lowered program (``schedule(prog).image``) on ``backend``, at most
+    ``max_cycles`` cycles; ``progress(cycle)`` reports a long golden run (``run_golden``)."""
+    require_lowered(program, f"the {backend} backend")
     if backend == "golden":
-        return run_golden(program, inputs, outputs, trace=trace)
+        return run_golden(program, inputs, outputs, trace=trace, max_cycles=max_cycles,
+                          progress=progress)
     if backend == "verilator":
         return run_verilator(program, inputs, outputs, waves=waves, max_cycles=max_cycles)
     if backend == "uart":
@@ -30,8 +34,9 @@ def run(backend: str, program: Program, inputs, outputs, trace: bool = False,
     raise LpuError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
 
 
-def rtl_job(program: Program, inputs, reads: list[int], max_cycles: int):
+def rtl_job(program: LoweredProgram, inputs, reads: list[int], max_cycles: int):
     """The host-port job that loads a lowered program and its inputs, runs it and reads."""
+    require_lowered(program, "an RTL job")
     from ..verif.rtl_tile import Job
     from .hostmap import HostMap
 
@@ -42,16 +47,16 @@ def rtl_job(program: Program, inputs, reads: list[int], max_cycles: int):
     return Job(writes, reads, max_cycles)
 
 
-def rtl_result(program: Program, res, outputs) -> RunResult:
+def rtl_result(program: LoweredProgram, res, outputs) -> RunResult:
     """Turn a tile job result into the RunResult every backend returns."""
-    from .hostmap import HostMap
+    from .hostmap import STATUS_DONE, HostMap
 
     cfg, hmap = program.config, HostMap(program.config)
     busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
     error = None
     if res.timeout:
-        error = TileError(res.cycles, "tile", f"no done after {res.cycles} cycles (aborted)")
-    elif res.errors or not res.status & 2:
+        error = CycleLimit(res.cycles, res.cycles, " (aborted)")
+    elif res.errors or not res.status & STATUS_DONE:
         error = TileError(res.cycles, ", ".join(res.errors) or "tile",
                           "the tile raised its error flag")
     outs = {}
@@ -65,7 +70,7 @@ def rtl_result(program: Program, res, outputs) -> RunResult:
     return RunResult(outs, res.cycles, busy, [], error, res.frozen)
 
 
-def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
+def run_verilator(program: LoweredProgram, inputs, outputs, waves: str | None = None,
                   max_cycles: int = 10_000_000) -> RunResult:
     """Run on the Verilator model of the tile (built once per configuration and cached)."""
     import importlib.util
@@ -87,7 +92,7 @@ def run_verilator(program: Program, inputs, outputs, waves: str | None = None,
     return rtl_result(program, res, outputs)
 
 
-def run_uart(program: Program, inputs, outputs, port: str, baud: int = 115_200,
+def run_uart(program: LoweredProgram, inputs, outputs, port: str, baud: int = 115_200,
               max_cycles: int = 10_000_000) -> RunResult:
     """Run on a board (``make fpga``) through its UART bridge on the serial device ``port``."""
     from .hostmap import HostMap

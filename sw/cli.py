@@ -119,27 +119,92 @@ def _pairs(items, what):
     return out
 
 
-def _load_npy(check, name, path):
-    """Load ``path`` as input ``name``; ``check(name, array)`` says what is wrong, if anything."""
-    import numpy as np
+TIMELINE_FORMATS = (".png", ".svg", ".pdf")
 
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise LpuError("no such file", Location(path)) from None
-    except (OSError, ValueError) as e:
-        raise LpuError(f"not a .npy array file: {e}", Location(path)) from None
-    problem = check(name, array)
-    if problem:
-        raise LpuError(problem, Location(path))
-    return array
+
+class RunFiles:
+    """The files of one ``lpu run``, single-tile or system: the ``--in`` arrays read and
+    checked before the run; every output path (``--out``, ``--stats-json``, ``--timeline``)
+    checked and reserved before it; after it, the outputs written all or nothing."""
+
+    def __init__(self, args, symbols: dict, what: str, owner: str):
+        from .npyio import OutputFiles, read_input
+
+        self.outputs = OutputFiles()
+        self.outs = _pairs(args.outputs, "--out")
+        for name, path in self.outs:
+            if name not in symbols:
+                raise LpuError(f"--out: unknown {what} {name!r}; the {owner} has "
+                               f"{', '.join(symbols) or 'none'}")
+            if not path.endswith(".npy"):
+                raise LpuError(f"--out {name}=FILE writes a .npy array: give a FILE.npy name, "
+                               f"not {path!r}")
+        timeline = getattr(args, "timeline", None)
+        if timeline and not timeline.lower().endswith(TIMELINE_FORMATS):
+            raise LpuError(f"--timeline draws {', '.join(TIMELINE_FORMATS)} files: give a name "
+                           f"ending in one of them, not {timeline!r}")
+        self.inputs = {name: read_input(path, name, symbols, what, owner)
+                       for name, path in _pairs(args.inputs, "--in")}
+        try:
+            self.keys = {(name, path): self.outputs.reserve(path, f"--out {name}")
+                         for name, path in self.outs}
+            self.stats = args.stats_json and self.outputs.reserve(args.stats_json,
+                                                                 "--stats-json")
+            self.timeline = timeline and self.outputs.reserve(timeline, "--timeline")
+        except BaseException:
+            self.outputs.discard()
+            raise
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.outs]
+
+    def save(self, arrays: dict, stats: dict, draw=None) -> None:
+        """Write the ``--out`` arrays, the stats and ``draw(path)``'s timeline, all or none."""
+        import json
+
+        from .npyio import save_npy
+
+        for (name, _), key in self.keys.items():
+            self.outputs.write(key, save_npy(arrays[name]))
+        if self.stats:
+            def write_stats(path):
+                with open(path, "w") as f:
+                    json.dump(stats, f, indent=2)
+                    f.write("\n")
+            self.outputs.write(self.stats, write_stats)
+        if self.timeline:
+            self.outputs.write(self.timeline, draw)
+        self.outputs.commit()
+
+
+def _max_cycles(args, predicted: int) -> tuple[int, str]:
+    """The cycle limit of a run and how it was set (for the message when a run reaches it)."""
+    if args.max_cycles is not None:
+        return args.max_cycles, "set by --max-cycles"
+    limit = max(10 * predicted, 100_000)
+    return limit, f"10 x the {predicted} predicted, at least 100000"
+
+
+def _stopped(args, error, limit: tuple[int, str]) -> LpuError:
+    from .golden import CycleLimit
+
+    # A system tile's limit arrives as a SystemTileError carrying the CycleLimit's message.
+    if isinstance(error, CycleLimit) or getattr(error, "message", "").startswith("no done after"):
+        return LpuError(f"{args.backend} run stopped: no done after {limit[0]} cycles (the "
+                        f"limit, {limit[1]}); raise it with --max-cycles N",
+                        Location(args.program))
+    return LpuError(f"{args.backend} run stopped: {error}", Location(args.program))
+
+
+def _progress(args, predicted: int):
+    def report(cycle: int) -> None:
+        print(f"{args.program}: {args.backend}: {cycle:,} of {predicted:,} predicted cycles "
+              f"({100 * cycle // max(predicted, 1)}%)", file=sys.stderr, flush=True)
+    return report
 
 
 def cmd_run(args) -> int:
-    import json
-
-    import numpy as np
-
     from . import backends
     from .backends import BACKENDS
     from .system import is_system_image
@@ -157,37 +222,26 @@ def cmd_run(args) -> int:
         raise LpuError("--waves needs the verilator backend")
     if (args.port is not None) != (args.backend == "uart"):
         raise LpuError("--port DEV goes with --backend uart (and the uart backend needs it)")
-    prog, sched = load_program(args.program)
-    prog = dataclasses.replace(prog, queues=sched.lowered)
-    from functools import partial
+    _, sched = load_program(args.program)
+    prog = sched.image
+    files = RunFiles(args, prog.symbols, "symbol", "program")
+    with files.outputs:
+        limit = _max_cycles(args, sched.cycles)
+        result = backends.run(args.backend, prog, files.inputs, files.names,
+                              trace=bool(args.timeline), waves=args.waves, max_cycles=limit[0],
+                              port=args.port, baud=args.baud,
+                              progress=_progress(args, sched.cycles))
+        if result.error is not None:
+            raise _stopped(args, result.error, limit)
+        stats = {"backend": args.backend, "cycles": result.cycles,
+                 "predicted_cycles": sched.cycles, "units": result.busy}
 
-    from .golden import check_input
+        def draw(path):
+            from .timeline import draw_timeline
 
-    inputs = {name: _load_npy(partial(check_input, prog), name, path)
-              for name, path in _pairs(args.inputs, "--in")}
-    outs = _pairs(args.outputs, "--out")
-    for name, _ in outs:
-        if name not in prog.symbols:
-            raise LpuError(f"--out: unknown symbol {name!r}; the program has "
-                           f"{', '.join(prog.symbols) or 'none'}")
-    result = backends.run(args.backend, prog, inputs, [n for n, _ in outs],
-                          trace=bool(args.timeline), waves=args.waves,
-                          max_cycles=max(10 * sched.cycles, 100_000), port=args.port,
-                          baud=args.baud)
-    if result.error is not None:
-        raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
-    for name, path in outs:
-        np.save(path, result.outputs[name])
-    stats = {"backend": args.backend, "cycles": result.cycles,
-             "predicted_cycles": sched.cycles, "units": result.busy}
-    if args.stats_json:
-        with open(args.stats_json, "w") as f:
-            json.dump(stats, f, indent=2)
-            f.write("\n")
-    if args.timeline:
-        from .timeline import draw_timeline
-
-        draw_timeline(result.issues, prog.config, result.cycles, args.timeline)
+            draw_timeline(result.issues, prog.config, result.cycles, path,
+                          os.path.splitext(args.timeline)[1][1:].lower())
+        files.save(result.outputs, stats, draw)
     match = "==" if result.cycles == sched.cycles else "!="
     print(f"{args.program}: {result.cycles} cycles on {args.backend} {match} "
           f"{sched.cycles} predicted")
@@ -219,10 +273,6 @@ def run_system_image(args) -> int:
     """``lpu run SYS.lpxs``: every tile on its own clock (``--ppm``), the system symbols
     scattered to and gathered from the tiles; each tile's schedule cycles (its wall cycles
     minus its freezes, which depend on the drift) must equal its prediction."""
-    import json
-
-    import numpy as np
-
     from .schedule import schedule
     from .system import load_system, run_system_golden
 
@@ -236,39 +286,32 @@ def run_system_image(args) -> int:
                        Location(args.program))
     system = load_system(args.program)
     scheds = [schedule(p) for p in system.programs]
+    system = dataclasses.replace(system, programs=[s.image for s in scheds])
     ppm = _ppm_list(args.ppm, system.tiles, args.program)
-    inputs = {name: _load_npy(system.check_input, name, path)
-              for name, path in _pairs(args.inputs, "--in")}
-    outs = _pairs(args.outputs, "--out")
-    for name, _ in outs:
-        if name not in system.symbols:
-            raise LpuError(f"--out: unknown system symbol {name!r}; the system has "
-                           f"{', '.join(system.symbols) or 'none'}")
-    names = [n for n, _ in outs]
-    if args.backend == "golden":
-        result = run_system_golden(system, inputs, names, ppm,
-                                   max_cycles=max(10 * max(s.cycles for s in scheds), 100_000))
-    else:
-        from .backends import run_system_verilator
+    files = RunFiles(args, system.symbols, "system symbol", "system")
+    with files.outputs:
+        limit = _max_cycles(args, max(s.cycles for s in scheds))
+        if args.backend == "golden":
+            result = run_system_golden(system, files.inputs, files.names, ppm,
+                                       max_cycles=limit[0])
+        else:
+            from .backends import run_system_verilator
 
-        result = run_system_verilator(system, inputs, names, ppm)
-    if result.error is not None:
-        raise LpuError(f"{args.backend} run stopped: {result.error}", Location(args.program))
-    for name, path in outs:
-        np.save(path, result.outputs[name])
-    tiles = []
-    for i, (r, s) in enumerate(zip(result.tiles, scheds, strict=True)):
-        scheduled = r.cycles - r.frozen
-        tiles.append({"tile": i, "ppm": ppm[i], "cycles": r.cycles, "frozen": r.frozen,
-                      "schedule_cycles": scheduled, "predicted_schedule_cycles": s.end,
-                      "busy": r.busy})
-        match = "==" if scheduled == s.end else "!="
-        print(f"{args.program}: tile {i}: {r.cycles} cycles on {args.backend} ({scheduled} "
-              f"scheduled + {r.frozen} frozen), scheduled {match} {s.end} predicted")
-    if args.stats_json:
-        with open(args.stats_json, "w") as f:
-            json.dump({"backend": args.backend, "tiles": tiles}, f, indent=2)
-            f.write("\n")
+            result = run_system_verilator(system, files.inputs, files.names, ppm,
+                                          max_cycles=limit[0])
+        if result.error is not None:
+            raise _stopped(args, result.error, limit)
+        tiles = []
+        for i, (r, s) in enumerate(zip(result.tiles, scheds, strict=True)):
+            tiles.append({"tile": i, "ppm": ppm[i], "cycles": r.cycles, "frozen": r.frozen,
+                          "schedule_cycles": r.cycles - r.frozen,
+                          "predicted_schedule_cycles": s.end, "busy": r.busy})
+        files.save(result.outputs, {"backend": args.backend, "tiles": tiles})
+    for t in tiles:
+        match = "==" if t["schedule_cycles"] == t["predicted_schedule_cycles"] else "!="
+        print(f"{args.program}: tile {t['tile']}: {t['cycles']} cycles on {args.backend} "
+              f"({t['schedule_cycles']} scheduled + {t['frozen']} frozen), scheduled {match} "
+              f"{t['predicted_schedule_cycles']} predicted")
     for t in tiles:
         if t["schedule_cycles"] != t["predicted_schedule_cycles"]:
             raise LpuError(f"tile {t['tile']}: measured schedule cycles {t['schedule_cycles']} "
@@ -329,9 +372,27 @@ def cmd_verilog(args) -> int:
     return 0
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors exit with status 1, as every other bad input does."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _cycle_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0 or len(text) > 20:
+        raise argparse.ArgumentTypeError(f"a positive cycle count, not {text[:40]!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lpu", description="lpu-tile: assemble, inspect and run "
-                                "programs for a scaled LPU tile")
+    p = ArgumentParser(prog="lpu", description="lpu-tile: assemble, inspect and run programs "
+                       "for a scaled LPU tile")
     sub = p.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("asm", help="assemble PROG.s into an .lpx image and check its schedule")
     a.add_argument("source")
@@ -362,7 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="system image: each tile's clock offset in ppm (default all 0); write "
                    "--ppm=-100,.. when the first is negative")
     r.add_argument("--timeline", metavar="FILE.png",
-                   help="draw which queue issues when (golden backend)")
+                   help="draw which queue issues when (golden backend; .png, .svg or .pdf)")
+    r.add_argument("--max-cycles", type=_cycle_limit, metavar="N",
+                   help="stop a run that has no done after N cycles (default: 10 x the "
+                   "predicted cycles, at least 100000)")
     r.add_argument("--waves", metavar="FILE",
                    help="verilator backend: dump the waveform here (FST; VCD when the FST "
                    "headers are missing)")
@@ -404,9 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "takes_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "takes_extra", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as e:  # --help (0) or a usage error (1)
+        return e.code if isinstance(e.code, int) else 1
     try:
         return args.fn(args, extra) if getattr(args, "takes_extra", False) else args.fn(args)
     except LpuError as e:

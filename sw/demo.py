@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
@@ -37,7 +36,7 @@ def main(argv=None) -> int:
     wg, wu = (rng.integers(-128, 128, (a.d, a.f), dtype=np.int8) for _ in range(2))
     wd = rng.integers(-128, 128, (a.f, a.d), dtype=np.int8)
     t0 = time.perf_counter()
-    result = run_golden(dataclasses.replace(prog, queues=sched.lowered),
+    result = run_golden(sched.image,
                         {"x": x, "w_gate": wg, "w_up": wu, "w_down": wd}, ["y"])
     wall = time.perf_counter() - t0
     if result.error:

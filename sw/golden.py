@@ -10,6 +10,7 @@ a RECV with nothing delivered, a deadlock) stops the tile with an error, as the 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
@@ -17,13 +18,26 @@ import numpy as np
 
 from . import units
 from .c2c import link_format
-from .config import DTYPE_BYTES
-from .isa import BY_MNEMONIC, DTYPES, Instr, step_range, stream_text, stream_width
-from .program import Item, Program, symbol_from_words, symbol_words
+from .isa import (
+    BY_MNEMONIC,
+    DTYPE_INFO,
+    DTYPES,
+    E,
+    Instr,
+    W,
+    step_range,
+    stream_dir,
+    stream_index,
+    stream_operand,
+    stream_text,
+    stream_width,
+)
+from .program import Item, LoweredProgram, require_lowered, symbol_from_words, symbol_words
 
-E, W = 0, 1
 _HALT_ITEM = Item(BY_MNEMONIC["HALT"], {})
 _TIME_EPS = 1e-9  # link arrival times and clock edges compared in units of a clock period
+DEFAULT_MAX_CYCLES = 10_000_000
+PROGRESS_SECONDS = 1.5  # wall time between two progress calls of a long run
 
 
 class TileError(Exception):
@@ -32,6 +46,14 @@ class TileError(Exception):
     def __init__(self, cycle: int, queue: str, message: str):
         super().__init__(f"cycle {cycle}, {queue}: {message}")
         self.cycle, self.queue, self.message = cycle, queue, message
+
+
+class CycleLimit(TileError):
+    """The run reached its cycle limit before done (a limit the caller can raise)."""
+
+    def __init__(self, cycle: int, limit: int, note: str = ""):
+        super().__init__(cycle, "tile", f"no done after {limit} cycles{note}")
+        self.limit = limit
 
 
 class Link:
@@ -83,7 +105,8 @@ class RunResult:
 class GoldenTile:
     """One tile's architectural state and its cycle-by-cycle execution."""
 
-    def __init__(self, program: Program, trace: bool = False):
+    def __init__(self, program: LoweredProgram, trace: bool = False):
+        require_lowered(program, "the golden model")
         cfg = self.cfg = program.config
         self.program = program
         self.P, self.S, self.L = cfg.positions, cfg.streams, cfg.lanes
@@ -157,11 +180,46 @@ class GoldenTile:
 
     # Execution
 
-    def run(self, max_cycles: int = 10_000_000) -> None:
+    def run(self, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> None:
+        """Step to done, or stop with a CycleLimit error after ``max_cycles`` schedule cycles.
+        Idle stretches pass in one jump (``skip_idle``). ``progress(cycle)``, if given, is
+        called every PROGRESS_SECONDS of wall time, so a short run never calls it."""
+        due = time.monotonic() + PROGRESS_SECONDS
         while not self.done:
             if self.cycle >= max_cycles:
-                raise TileError(self.cycle, "tile", f"no done after {max_cycles} cycles")
+                self.error, self.done = CycleLimit(self.cycle, max_cycles), True
+                return
             self.step()
+            if not self.done:
+                self.skip_idle(max_cycles)
+            if progress is not None and time.monotonic() >= due:
+                progress(self.cycle)
+                due = time.monotonic() + PROGRESS_SECONDS
+
+    def skip_idle(self, limit: int) -> None:
+        """Jump to the next cycle in which a queue fetches or repeats or an effect lands (at
+        most to ``limit``). Until then every step would only shift the stream registers, and
+        no queue state changes, so neither done nor a deadlock can appear in between."""
+        t = self.cycle
+        active = [q for q in self.queues if q.halted is None and q.sync is None]
+        events = [q.next for q in active] + [q.repeats[0][0] for q in active if q.repeats]
+        events += self.pending.keys()
+        if not events:
+            return
+        k = min(min(events), limit) - t
+        if k <= 0:
+            return
+        reg, valid = self.reg, self.valid
+        if k >= self.P:
+            valid[:] = False
+        else:
+            reg[E, k:], valid[E, k:] = reg[E, :-k].copy(), valid[E, :-k].copy()
+            reg[W, :-k], valid[W, :-k] = reg[W, k:].copy(), valid[W, k:].copy()
+            valid[E, :k] = valid[W, -k:] = False
+        self.fresh[:] = False
+        for key in [key for key in self.bank_use if key[1] < t + k]:
+            del self.bank_use[key]
+        self.cycle = t + k
 
     def step(self) -> None:
         """Simulate one schedule cycle (issue, then the end-of-cycle updates)."""
@@ -250,7 +308,7 @@ class GoldenTile:
 
     def read_stream(self, q: _Queue, v: int, width: int, t: int) -> np.ndarray:
         """Planes (width, lanes) at queue q's input in cycle t; raise if any holds no value."""
-        d, base = v >> 5, v & 31
+        d, base = stream_dir(v), stream_index(v)
         p = q.position
         out = np.empty((width, self.L), np.uint8)
         for j in range(width):
@@ -260,13 +318,13 @@ class GoldenTile:
             else:
                 src = p - 1 if d == E else p + 1
             if not 0 <= src < self.P or not self.valid[d, src, s]:
-                raise TileError(t, q.name, f"stream {stream_text(v & 32 | s)} holds no value at "
+                raise TileError(t, q.name, f"stream {stream_text(stream_operand(d, s))} holds no value at "
                                 f"{self.cfg.slices[p].name} in cycle {t}")
             out[j] = self.reg[d, src, s]
         return out
 
     def write_stream(self, q: _Queue, v: int, planes: np.ndarray, when: int) -> None:
-        d, base = v >> 5, v & 31
+        d, base = stream_dir(v), stream_index(v)
         for j, plane in enumerate(planes):
             self.pending[when].append(("reg", q.name, d, q.position, base + j, plane))
 
@@ -455,7 +513,7 @@ class GoldenTile:
                 _, qname, d, p, s, _ = eff
                 if (d, p, s) in written:
                     raise TileError(t, qname, f"two producers on stream "
-                                    f"{stream_text(d << 5 | s)} at {self.cfg.slices[p].name} "
+                                    f"{stream_text(stream_operand(d, s))} at {self.cfg.slices[p].name} "
                                     f"(also {written[(d, p, s)]}) at the end of cycle {t}")
                 written[(d, p, s)] = qname
         for eff in effects:
@@ -476,29 +534,24 @@ class GoldenTile:
             del self.bank_use[key]
 
 
-def run_golden(program: Program, inputs: dict[str, np.ndarray] | None = None,
-               outputs: list[str] | None = None, trace: bool = False) -> RunResult:
-    """Load inputs, run to done, read outputs: the golden backend of ``lpu run``."""
+def run_golden(program: LoweredProgram, inputs: dict[str, np.ndarray] | None = None,
+               outputs: list[str] | None = None, trace: bool = False,
+               max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> RunResult:
+    """Load inputs, run to done, read outputs: the golden backend of ``lpu run``. A run that
+    reaches ``max_cycles`` ends with a CycleLimit error; ``progress`` as in GoldenTile.run."""
     tile = GoldenTile(program, trace=trace)
     for name, array in (inputs or {}).items():
         tile.load(name, array)
-    tile.run()
+    tile.run(max_cycles, progress)
     outs = {} if tile.error else {n: tile.read(n) for n in (outputs or [])}
     return RunResult(outs, tile.wall_cycles, tile.busy, tile.issues, tile.error, tile.frozen)
 
 
-def check_input(program: Program, name: str, array: np.ndarray) -> str | None:
-    """Return a message if ``array`` cannot be loaded as symbol ``name``, else None."""
-    sym = program.symbols.get(name)
-    if sym is None:
-        return f"unknown symbol {name!r}; the program has {', '.join(program.symbols) or 'none'}"
-    return array_problem(name, sym.dtype, sym.shape, array)
-
-
 def array_problem(name: str, dtype: str, shape: tuple, array: np.ndarray) -> str | None:
-    """A message if ``array`` is not of ``dtype`` (a symbol dtype) and ``shape``, else None."""
-    want = np.dtype(f"<i{DTYPE_BYTES[dtype]}")
-    if array.dtype != want:
+    """A message if ``array`` is not of ``dtype`` (a symbol dtype) and ``shape``, else None.
+    Either byte order will do: loading converts to the tile's little-endian layout."""
+    want = np.dtype(DTYPE_INFO[dtype].numpy)
+    if array.dtype.newbyteorder("=") != want.newbyteorder("="):
         return f"{name} is {dtype} ({want.name}), the file holds {array.dtype.name}"
     if tuple(array.shape) != tuple(shape):
         return f"{name} has shape {tuple(shape)}, the file holds {tuple(array.shape)}"
@@ -524,5 +577,5 @@ def run_system(tiles: list[GoldenTile], max_cycles: int = 10_000_000) -> None:
             return
         tile = min(running, key=lambda t: t.now)
         if tile.cycle >= max_cycles:
-            raise TileError(tile.cycle, "system", f"no done after {max_cycles} cycles")
+            raise CycleLimit(tile.cycle, max_cycles)
         tile.step()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import DTYPE_BYTES, TileConfig
+from .config import TileConfig
 from .errors import Location
-from .isa import Instr
+from .isa import DTYPE_INFO, Instr
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Symbol:
         return -(-self.elements // lanes)
 
     def words(self, lanes: int) -> int:
-        return self.chunks(lanes) * DTYPE_BYTES[self.dtype]
+        return self.chunks(lanes) * DTYPE_INFO[self.dtype].bytes
 
     def words_in(self, placement: int, lanes: int) -> int:
         """Words the symbol takes in one of its placements."""
@@ -64,7 +64,7 @@ class Item:
 
 @dataclass
 class Program:
-    """An assembled program, before or after encoding."""
+    """An assembled program as written: its items may carry ``@N`` issue cycles."""
 
     config: TileConfig
     symbols: dict[str, Symbol] = field(default_factory=dict)
@@ -74,14 +74,32 @@ class Program:
     file: str = "<program>"
 
 
+@dataclass
+class LoweredProgram(Program):
+    """A program as the tile runs it: the scheduler has turned every ``@N`` into NOP waits,
+    so each queue's items issue back to back. The golden model, the backends and the image
+    writer take only this; ``schedule(prog).image`` and the image reader make one. A source
+    ``Program`` run as is would ignore its ``@N`` and run with the wrong timing."""
+
+
+def require_lowered(program, who: str) -> LoweredProgram:
+    """``program`` if it is lowered; else a TypeError that names the fix."""
+    if not isinstance(program, LoweredProgram):
+        raise TypeError(f"{who} takes a lowered program (LoweredProgram), not "
+                        f"{type(program).__name__} {getattr(program, 'file', '')!r}: schedule "
+                        "it first: lpu.sw.schedule.schedule(prog).image")
+    return program
+
+
 def symbol_words(sym: Symbol, array, lanes: int):
     """Yield (word number, lanes bytes) for a tensor in the symbol's layout."""
     import numpy as np
 
-    b = DTYPE_BYTES[sym.dtype]
-    flat = np.zeros(sym.chunks(lanes) * lanes, dtype=f"<i{b}")
+    t = DTYPE_INFO[sym.dtype]
+    flat = np.zeros(sym.chunks(lanes) * lanes, dtype=t.numpy)
     flat[:sym.elements] = np.asarray(array).reshape(-1)
-    planes = flat.view(np.uint8).reshape(-1, lanes, b).transpose(0, 2, 1).reshape(-1, lanes)
+    planes = flat.view(np.uint8).reshape(-1, lanes, t.bytes).transpose(0, 2, 1)
+    planes = planes.reshape(-1, lanes)
     yield from enumerate(planes)
 
 
@@ -89,7 +107,7 @@ def symbol_from_words(sym: Symbol, words, lanes: int):
     """Rebuild a tensor from its words (an array of shape (symbol words, lanes) uint8)."""
     import numpy as np
 
-    b = DTYPE_BYTES[sym.dtype]
-    planes = np.asarray(words, dtype=np.uint8).reshape(-1, b, lanes).transpose(0, 2, 1)
-    flat = np.ascontiguousarray(planes).view(f"<i{b}").reshape(-1)
+    t = DTYPE_INFO[sym.dtype]
+    planes = np.asarray(words, dtype=np.uint8).reshape(-1, t.bytes, lanes).transpose(0, 2, 1)
+    flat = np.ascontiguousarray(planes).view(t.numpy).reshape(-1)
     return flat[:sym.elements].reshape(sym.shape).copy()

@@ -19,8 +19,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import LpuError, LpuErrors
-from .isa import BY_MNEMONIC, Instr, step_range, stream_text, stream_width
-from .program import Item, Program
+from .isa import (
+    BY_MNEMONIC,
+    E,
+    Instr,
+    W,
+    step_range,
+    stream_dir,
+    stream_index,
+    stream_operand,
+    stream_text,
+    stream_width,
+)
+from .program import Item, LoweredProgram, Program
 
 _NOP, _HALT = BY_MNEMONIC["NOP"], BY_MNEMONIC["HALT"]
 NOP_MAX = (1 << 16) - 1
@@ -61,10 +72,12 @@ class QueueStats:
 
 @dataclass
 class Schedule:
-    """The result of scheduling a Program: every issue, the lowered queue items and timings."""
+    """The result of scheduling a Program: every issue, the lowered queue items and timings;
+    ``image`` is the lowered program the golden model and the backends run."""
 
     program: Program
     lowered: dict[str, list[Item]] = field(default_factory=dict)
+    image: LoweredProgram | None = None
     issues: list[Issue] = field(default_factory=list)
     reads: list[StreamRead] = field(default_factory=list)
     freezes: list[tuple[int, int]] = field(default_factory=list)  # (schedule cycle, cycles)
@@ -187,7 +200,7 @@ class _Scheduler:
                                  f"issued in cycle {t} by {freeze_at[t].where()}", item)
                     freeze_at[t] = issue
                 push(qi, t + 1)
-            if name not in ("REPEAT",) and (instr.unit == "ICU"):
+            if name != "REPEAT" and instr.unit == "ICU":
                 st.last = None
         for bi in blocked:
             st = states[bi]
@@ -205,6 +218,8 @@ class _Scheduler:
         self.finish(freeze_at)
         if self.errors:
             raise LpuErrors(self.errors)
+        p = self.p
+        self.out.image = LoweredProgram(p.config, p.symbols, p.segments, self.out.lowered, p.file)
         return self.out
 
     def repeat(self, st: _QueueState, item: Item, t: int) -> int:
@@ -247,6 +262,12 @@ class _Scheduler:
         pos = {q.name: q.slice.position for q in cfg.queues}
         end = max((qs.end for qs in self.out.queues.values()), default=0)
         writes: dict[tuple[int, int, int, int], Issue] = {}
+        # A value written at position p and first held in cycle `hold` sits at position
+        # p + k (east) or p - k (west) in cycle hold + k. So (direction, stream, hold - p) for
+        # east, (direction, stream, hold + p) for west, is the same for every (cycle, position)
+        # along its path: one lookup finds every writer whose value can pass a reader, and a
+        # bisect on the writers' positions (sorted below) finds the nearest one upstream, the
+        # one whose value replaced the others'.
         diag: dict[tuple[int, int, int], list[tuple[int, Issue]]] = defaultdict(list)
         banks: dict[tuple[str, int], dict[str, Issue]] = defaultdict(dict)
         last_abc: dict[tuple[str, int], Issue] = {}
@@ -259,7 +280,7 @@ class _Scheduler:
             hold = iss.cycle + instr.latency + 1
             for name, spec in instr.writes:
                 for s in range(stream_width(instr, v, spec)):
-                    d, idx = v[name] >> 5, (v[name] & 31) + s
+                    d, idx = stream_dir(v[name]), stream_index(v[name]) + s
                     key = (d, idx, p, hold)
                     if key in writes:
                         self.err(f"two producers on one stream register: {stream_text(v[name])}"
@@ -268,7 +289,7 @@ class _Scheduler:
                                  f"{writes[key].where()} and by this instruction", iss.item, name)
                         continue
                     writes[key] = iss
-                    diag[(d, idx, hold - p if d == 0 else hold + p)].append((p, iss))
+                    diag[(d, idx, hold - p if d == E else hold + p)].append((p, iss))
             self.bank_use(iss, banks)
             if instr.mnemonic in ("ABC", "ABCB"):
                 last_abc[(iss.queue, v["acc"])] = iss
@@ -315,21 +336,19 @@ class _Scheduler:
         last = self.cfg.positions - 1
         for name, spec in instr.reads:
             for s in range(stream_width(instr, v, spec)):
-                d, idx = v[name] >> 5, (v[name] & 31) + s
-                text = stream_text(v[name] & 32 | idx)
+                d, idx = stream_dir(v[name]), stream_index(v[name]) + s
+                text = stream_text(stream_operand(d, idx))
                 producer = None
                 if self.cfg.slices[q].kind == "VXM":
                     # Chaining: a VXM ALU sees a result any VXM ALU wrote the cycle before.
-                    lst = diag.get((d, idx, iss.cycle + (q if d else -q)), [])
+                    lst = diag.get((d, idx, iss.cycle + (q if d == W else -q)), [])
                     producer = next((e[1] for e in lst if e[0] == q), None)
-                if producer is not None:
-                    pass
-                elif d == 0 and q > 0:
-                    lst = diag.get((0, idx, iss.cycle - (q - 1)), [])
+                if producer is None and d == E and q > 0:
+                    lst = diag.get((E, idx, iss.cycle - (q - 1)), [])
                     k = bisect.bisect_right(lst, q - 1, key=lambda e: e[0])
                     producer = lst[k - 1][1] if k else None
-                elif d == 1 and q < last:
-                    lst = diag.get((1, idx, iss.cycle + q + 1), [])
+                elif producer is None and d == W and q < last:
+                    lst = diag.get((W, idx, iss.cycle + q + 1), [])
                     k = bisect.bisect_left(lst, q + 1, key=lambda e: e[0])
                     producer = lst[k][1] if k < len(lst) else None
                 if producer is None:
@@ -345,11 +364,11 @@ class _Scheduler:
         for iss in self.out.issues:
             for name, spec in iss.instr.writes:
                 v = iss.values[name]
-                base, width = v & 31, stream_width(iss.instr, iss.values, spec)
-                if v >> 5 != d or not base <= idx < base + width:
+                base, width = stream_index(v), stream_width(iss.instr, iss.values, spec)
+                if stream_dir(v) != d or not base <= idx < base + width:
                     continue
                 p = pos[iss.queue]
-                if (d == 0 and p >= q) or (d == 1 and p <= q):
+                if (d == E and p >= q) or (d == W and p <= q):
                     continue
                 arrive = iss.cycle + iss.instr.latency + abs(q - p)
                 if best is None or abs(arrive - t) < abs(best[0] - t):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-def draw_timeline(issues, config, cycles: int, path: str) -> None:
+def draw_timeline(issues, config, cycles: int, path: str, fmt: str = "png") -> None:
+    """Write the timeline to exactly ``path``, as ``fmt`` (png, svg, pdf), whatever its name."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,5 +24,5 @@ def draw_timeline(issues, config, cycles: int, path: str) -> None:
     ax.set_xlabel("cycle")
     ax.set_title(f"unit issues per queue ({cycles} cycles)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format=fmt)
     plt.close(fig)

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from lpu.sw.asm import assemble_text
-from lpu.sw.golden import GoldenTile, TileError, connect, run_golden, run_system
+from lpu.sw.golden import CycleLimit, GoldenTile, connect, run_golden, run_system
 from lpu.sw.isa import BY_MNEMONIC
-from lpu.sw.program import Item
+from lpu.sw.program import Item, LoweredProgram
 from lpu.sw.schedule import schedule
 
 
 def lowered(text):
     prog = assemble_text("t.s", text)
-    return dataclasses.replace(prog, queues=schedule(prog).lowered)
+    return schedule(prog).image
 
 
 def unchecked(text):
@@ -31,7 +31,7 @@ def unchecked(text):
                 out.append(Item(BY_MNEMONIC["NOP"], {"n": it.at}, it.loc))  # from cycle 0 only
             out.append(dataclasses.replace(it, at=None))
         queues[name] = [*out, Item(BY_MNEMONIC["HALT"], {})]
-    return dataclasses.replace(prog, queues=queues)
+    return LoweredProgram(prog.config, prog.symbols, prog.segments, queues, prog.file)
 
 
 def stopped(prog):
@@ -168,7 +168,7 @@ def test_examples_cycle_exact(example):
     path = Path(__file__).parent.parent / "sw" / "examples" / f"{example}.s"
     prog = assemble_text(str(path), path.read_text())
     sched = schedule(prog)
-    r = run_golden(dataclasses.replace(prog, queues=sched.lowered))
+    r = run_golden(sched.image)
     assert r.error is None and r.cycles == sched.cycles
 
 
@@ -181,5 +181,46 @@ def test_deskew_freezes_wall_cycles():
 
 def test_max_cycles_guard():
     tile = GoldenTile(lowered(".queue VXM.0\nNOP 100\n"))
-    with pytest.raises(TileError, match="no done after 50 cycles"):
-        tile.run(max_cycles=50)
+    tile.run(max_cycles=50)
+    assert isinstance(tile.error, CycleLimit) and tile.error.limit == 50 and tile.cycle == 50
+    assert str(tile.error) == "cycle 50, tile: no done after 50 cycles"
+    r = run_golden(lowered(".queue VXM.0\nNOP 100\nCONST.i8 E0, 1\n"), max_cycles=60)
+    assert isinstance(r.error, CycleLimit) and r.cycles == 60
+
+
+def test_source_program_refused():
+    """A source-level Program (its @N not yet lowered to NOPs) would run with wrong timing."""
+    prog = assemble_text("t.s", ".queue VXM.0\n@5 CONST.i8 E0, 1\n")
+    with pytest.raises(TypeError, match=r"schedule it first: .*schedule\(prog\)\.image"):
+        run_golden(prog)
+    with pytest.raises(TypeError, match="LoweredProgram"):
+        GoldenTile(prog)
+    from lpu.sw import backends
+
+    with pytest.raises(TypeError, match="the golden backend takes a lowered program"):
+        backends.run("golden", prog, {}, [])
+    assert run_golden(schedule(prog).image).cycles == schedule(prog).cycles == 7
+
+
+def step_by_step(prog):
+    tile = GoldenTile(prog, trace=True)
+    while not tile.done:
+        tile.step()
+    return tile
+
+
+@pytest.mark.parametrize("text", [
+    ".queue VXM.0\nNOP 300\nCONST.i8 E0, 1\nNOP 2\nCONST.i8 W3, 2\n"
+    ".queue MEM_E0.0\n@2 READ 0, W1\nREPEAT 5, 40, 1\n.queue VXM.1\n@250 CONST.i8 E2, 3\n",
+    ".queue MEM_W1.0\n@2 READ 0, E0\n.queue VXM.0\n@40 MOV.i8 E0, E1\n",  # value long gone
+    ".queue C2C_W\n@10 DESKEW\nRUNTIME_DESKEW 7\n.queue VXM.0\n@200 CONST.i8 E0, 1\n",
+])
+def test_idle_skip_matches_stepping(text):
+    """run() jumps over idle cycles; every cycle stepped one by one must end the same."""
+    prog = unchecked(text)
+    a, b = GoldenTile(prog, trace=True), step_by_step(prog)
+    a.run()
+    assert (a.cycle, a.frozen, str(a.error), a.issues, a.busy) == \
+        (b.cycle, b.frozen, str(b.error), b.issues, b.busy)
+    assert all(np.array_equal(a.mem[k], b.mem[k]) for k in a.mem)
+    assert np.array_equal(a.valid, b.valid)

@@ -96,3 +96,21 @@ def test_examples_predicted_cycles():
            for p in sorted(root.glob("*.s"))}
     # vadd: last WRITE at cycle 8, latency 1 -> 10. gemv16: last WRITE at 22 -> 24.
     assert got == {"gemv16.s": 24, "vadd.s": 10}
+
+
+def test_image_is_the_lowered_program():
+    """``Schedule.image``: the program with every @N turned into NOP waits and a HALT ending
+    each queue, of its own type (the one golden and the backends take); scheduling an image
+    gives it back unchanged."""
+    from lpu.sw.program import LoweredProgram
+
+    s = sched(".data v i8[16] MEM_W1:0\n.queue VXM.0\n@70000 CONST.i8 E0, 1\nCONST.i8 E1, 2\n")
+    image = s.image
+    assert isinstance(image, LoweredProgram) and not isinstance(s.program, LoweredProgram)
+    assert image.symbols == s.program.symbols and image.config == s.program.config
+    vxm = [(it.instr.mnemonic, dict(it.values)) for it in image.queues["VXM.0"]]
+    assert vxm == [("NOP", {"n": 65535}), ("NOP", {"n": 70000 - 65535}),
+                   ("CONST", {"dt": 0, "z": 0, "imm": 1}), ("CONST", {"dt": 0, "z": 1, "imm": 2}),
+                   ("HALT", {})]
+    again = schedule(image)
+    assert again.image.queues == image.queues and again.cycles == s.cycles
