@@ -1,6 +1,5 @@
 """Kernels on the golden model: bit-exact against numpy, cycles equal to the prediction."""
 
-import dataclasses
 import importlib
 
 import numpy as np
@@ -21,7 +20,7 @@ CFG = TileConfig()
 def run(text, inputs, outputs):
     prog = assemble_text("kernel.s", text)
     sched = schedule(prog)
-    result = run_golden(dataclasses.replace(prog, queues=sched.lowered), inputs, outputs)
+    result = run_golden(sched.image, inputs, outputs)
     assert result.error is None, result.error
     assert result.cycles == sched.cycles, "golden cycles differ from the prediction"
     return result

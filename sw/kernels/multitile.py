@@ -18,7 +18,6 @@ Timing rules a system kernel keeps across tiles:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -206,5 +205,5 @@ def assemble_system(cfg: TileConfig, texts: list[str], symbols: dict, name: str)
     programs = []
     for i, text in enumerate(texts):
         prog = assemble_text(f"{name}.tile{i}.s", text)
-        programs.append(dataclasses.replace(prog, queues=schedule(prog).lowered))
+        programs.append(schedule(prog).image)
     return SystemImage(cfg, programs, star_links(len(texts), cfg), symbols, f"{name}.lpxs")
