@@ -28,7 +28,7 @@ def gemv_table(cfg: TileConfig, sizes, seed: int = 0) -> list[str]:
             prog = assemble_text(f"gemv_{k}x{n}.s", gemv(cfg, k, n))
             sched = schedule(prog)
         except (KernelError, LpuError) as e:  # the MEM or an instruction queue is too small
-            rows.append(f"| {k} | {n} | does not fit: {e} | | | | | |")
+            rows.append(f"| {k} | {n} | {e} | | | | | |")
             continue
         x = rng.integers(-128, 128, k, dtype=np.int8)
         w = rng.integers(-128, 128, (k, n), dtype=np.int8)

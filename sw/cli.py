@@ -431,25 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verilator backend: dump the waveform here (FST; VCD when the FST "
                    "headers are missing)")
     r.set_defaults(fn=cmd_run)
-    from .kernels import KERNELS, SYSTEM_KERNELS, SYSTEM_ONLY
-
-    def tiles_opt(name):
-        if name in SYSTEM_ONLY:
-            return " [--tiles N] [--ppm P]"
-        return " [--tiles N [--ppm P]]" if name in SYSTEM_KERNELS else ""
-
-    listing = "\n".join(f"  {name:<8} {' '.join('--' + p + ' N' for p in params)}"
-                        f"{tiles_opt(name)}\n           {doc}"
-                        for name, (_, params, doc) in {**KERNELS, **SYSTEM_ONLY}.items())
-    listing += ("\n\n--tiles N (2 to 4) splits the kernel over a star of N tiles and writes a "
-                "system image\n(-o FILE.lpxs); --ppm P is the worst-case clock offset of a tile "
-                "from the root's,\nwhich sets the RUNTIME_DESKEW period (docs/programming.md). "
-                "pingpong runs on\n2 to 4 tiles only (default 2).")
     from .config import PRESETS
+    from .kernels import listing
 
     presets = "tile preset (" + ", ".join(PRESETS) + ")"
     k = sub.add_parser("kernel", help="generate a kernel program: lpu kernel NAME --PARAM V ...",
-                       epilog="kernels:\n" + listing,
+                       epilog="kernels:\n" + listing(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("name")
     k.add_argument("--config", default="default", help=presets)
