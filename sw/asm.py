@@ -258,8 +258,10 @@ class Assembler:
                 raise LpuError(f"{name} needs words {base:#x}..{end - 1:#x} in {sl}, past the "
                                f"last address {self.config.addresses - 1:#x}",
                                self.loc(n, tail_col))
-        defined = {k: v.loc for k, v in prog.symbols.items()}
-        if (problem := self.mem.symbol_problem(sym, lanes, defined)) is not None:
+        def where(other):
+            return prog.symbols[other].loc
+
+        if (problem := self.mem.symbol_problem(sym, lanes, where)) is not None:
             raise LpuError(problem, self.loc(n, tail_col))
         prog.symbols[name] = sym
         if init_text.strip():

@@ -79,9 +79,9 @@ class MemMap:
         starts.insert(k, base)
         self.spans.setdefault(slice_name, []).insert(k, (base, end, owner))
 
-    def symbol_problem(self, sym, lanes: int, defined=None) -> str | None:
+    def symbol_problem(self, sym, lanes: int, where=None) -> str | None:
         """Claim every placement of ``sym``; describe the first overlap instead, if any
-        (``defined``: symbol name -> where it is defined, for the message)."""
+        (``where(name)``: where the other symbol is defined, for the message)."""
         spans = [(sl, base, base + sym.words_in(i, lanes))
                  for i, (sl, base) in enumerate(sym.placements)]
         for i, (sl, base, end) in enumerate(spans):
@@ -92,7 +92,7 @@ class MemMap:
                 continue
             what = "itself" if mine is not None else hit[2]
             ob, oe = mine if mine is not None else hit[:2]
-            at = f", defined at {defined[what]}" if defined and what in defined else ""
+            at = f", defined at {where(what)}" if where and mine is None else ""
             return (f"{sym.name} ({sl} words {base:#x}..{end - 1:#x}) overlaps {what} "
                     f"(words {ob:#x}..{oe - 1:#x}{at})")
         for sl, base, end in spans:
