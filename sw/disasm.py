@@ -27,6 +27,10 @@ def _symbol_at(mem: MemMap, slice_name: str, addr: int) -> str | None:
     return name if addr == base else f"{name}+{addr - base}"
 
 
+def _only_halt(items) -> bool:
+    return len(items) <= 1 and all(i.instr.mnemonic == "HALT" for i in items)
+
+
 def disassemble(prog: Program, source: str = "") -> str:
     """Return assembly text for a program read from an image."""
     cfg = prog.config
@@ -48,10 +52,11 @@ def disassemble(prog: Program, source: str = "") -> str:
     except LpuError:
         cycles = {}
     mem = _symbol_map(prog)
-    for q in cfg.queues:
+    busy = [q for q in cfg.queues if not _only_halt(prog.queues.get(q.name, []))]
+    if not busy:  # a source needs one .queue section; an empty one assembles to HALT
+        out.append(f".queue {cfg.queues[0].name}")
+    for q in busy:
         items = prog.queues.get(q.name, [])
-        if len(items) <= 1 and all(i.instr.mnemonic == "HALT" for i in items):
-            continue
         out.append(f".queue {q.name}")
         for it in items:
             text = "    " + format_instr(it.instr, it.values)

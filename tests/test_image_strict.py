@@ -120,3 +120,14 @@ def test_image_the_assembler_never_writes_is_refused(tmp_path, capsys, cmd, data
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"{path}: error: corrupt image"), err
     assert phrase in err, err
+
+
+def test_program_of_halts_only_round_trips(tmp_path, capsys):
+    # Its disassembly has no instruction to print but still needs one .queue section.
+    source = tmp_path / "prog.s"
+    source.write_text(".config tiny\n.data s i8[4] MEM_W0:0x10\n.queue VXM.0\n")
+    a, text, b = tmp_path / "a.lpx", tmp_path / "a.s", tmp_path / "b.lpx"
+    for argv in (("asm", source, "-o", a), ("disasm", a, "-o", text), ("asm", text, "-o", b)):
+        rc, _, err = cli(capsys, *argv)
+        assert (rc, err) == (0, ""), (argv, err)
+    assert a.read_bytes() == b.read_bytes()
