@@ -163,7 +163,8 @@ def _problem(cmd: str, r: Result) -> str | None:
         if lines and all(_ERROR_LINE.match(line) for line in lines):
             return None
         return f"{cmd}: exit 1 without an 'error:' message: {r.err[-400:]!r}"
-    return f"{cmd}: {r.rc}: {r.err[-1500:]}"
+    last = r.err.strip().splitlines()[-1:] or [""]
+    return f"{cmd}: {r.rc}: {last[0]}\n{r.err[-1500:]}"
 
 
 # Mutations
