@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 
-from .config import DTYPE_BYTES, PRESETS, TileConfig
+from .config import PRESETS, TileConfig
 from .errors import Location, LpuError
 from .isa import (
     BY_MNEMONIC,
@@ -231,8 +231,8 @@ class Assembler:
             first = prog.symbols[name].loc
             raise LpuError(f"duplicate symbol {name!r} (first defined at {first})",
                            self.loc(n, col))
-        if dtype not in DTYPE_BYTES:
-            raise LpuError(f"unknown type {shown(dtype)}; expected one of {', '.join(DTYPE_BYTES)}",
+        if dtype not in DTYPE_INFO:
+            raise LpuError(f"unknown type {shown(dtype)}; expected one of {', '.join(DTYPE_INFO)}",
                            self.loc(n, col + m.start(2)))
         shape = []
         for tok, c in _split_operands(shape_text, col + m.start(3) - 1):
@@ -290,8 +290,7 @@ class Assembler:
         return sl, addr
 
     def values(self, n, text, col, dtype, limit):
-        bits = 8 * DTYPE_BYTES[dtype]
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        lo, hi = DTYPE_INFO[dtype].lo, DTYPE_INFO[dtype].hi
         out = []
         for tok, c in _split_operands(text, col - 1):
             v = self.number(tok, n, c)

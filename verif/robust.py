@@ -309,6 +309,51 @@ def mutate_image(data: bytes, rng: random.Random, head: int = 8) -> tuple[str, b
     return f"{kind}@{at}{'' if fix else ' (old CRC)'}", bytes(_with_crc(bytes(b)) if fix else b)
 
 
+def mutate_program_image(data: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """Decode an image, change one thing in its program and write it with the image writer:
+    images the writer can produce, though the assembler may never have."""
+    import dataclasses
+
+    from ..sw.image import read_image, write_image
+    from ..sw.program import Item
+
+    prog = read_image("corpus.lpx", data)
+    cfg, syms = prog.config, list(prog.symbols.values())
+    kind = rng.choice(("symbol", "symbol", "segment", "field", "field", "nop", "drop"))
+    if kind == "symbol" and syms:
+        sym = rng.choice(syms)
+        what = rng.choice(("name", "shape", "dtype", "place", "more"))
+        mems = [sl.name for sl in cfg.slices if sl.kind == "MEM"]
+        new = {"name": dict(name=rng.choice((sym.name + "2", "_", "E0", "q" * 255, "x y"))),
+               "shape": dict(shape=tuple(rng.choice((1, 2, 3, cfg.lanes, 2 * cfg.lanes, 0))
+                                         for _ in range(rng.choice((0, 1, 1, 2, 3))))),
+               "dtype": dict(dtype=rng.choice(("i8", "i16", "i32"))),
+               "place": dict(placements=((rng.choice(mems), rng.randrange(cfg.addresses + 2)),)),
+               "more": dict(placements=(*sym.placements,
+                                        (rng.choice(mems), rng.randrange(cfg.addresses))))}[what]
+        prog.symbols = {(new.get("name", s.name) if s is sym else s.name):
+                        (dataclasses.replace(s, **new) if s is sym else s) for s in syms}
+        kind += " " + what
+    elif kind == "segment":
+        sl = rng.choice([sl.name for sl in cfg.slices if sl.kind == "MEM"])
+        prog.segments[(sl, rng.randrange(cfg.addresses))] = rng.randbytes(cfg.lanes)
+    else:
+        q = rng.choice([q for q in cfg.queues if prog.queues[q.name]])
+        items = prog.queues[q.name]
+        k = rng.randrange(len(items))
+        if kind == "field" and items[k].instr.fields:
+            f = rng.choice(items[k].instr.fields)
+            items[k] = Item(items[k].instr, {**items[k].values, f.name: rng.randint(f.lo, f.hi)})
+        elif kind == "nop":
+            items.insert(k, Item(BY_MNEMONIC["NOP"], {"n": rng.choice((1, 2, 7, 65535))}))
+        elif kind == "drop" and len(items) > 1:
+            del items[min(k, len(items) - 2)]
+    try:
+        return f"program {kind}", write_image(prog, prog.queues)
+    except (ValueError, KeyError, struct.error) as e:
+        return f"program {kind} (not writable: {e}); bytes", mutate_image(data, rng)[1]
+
+
 # Checking one case
 
 def _run_args(path: Path, work: Path, rng: random.Random) -> list[str] | None:
@@ -321,14 +366,14 @@ def _run_args(path: Path, work: Path, rng: random.Random) -> list[str] | None:
     if schedule(prog).cycles > RUN_CYCLE_LIMIT:
         return None
     args = ["run", str(path), "--backend", "golden"]
-    for name, sym in list(prog.symbols.items())[:4]:
+    for k, (name, sym) in enumerate(list(prog.symbols.items())[:4]):
         if sym.elements > 4096:
             continue
         dt = DTYPE_INFO[sym.dtype]
         arr = np.asarray([rng.randint(dt.lo, dt.hi) for _ in range(sym.elements)], dt.numpy)
-        npy = work / f"in_{name}.npy"
+        npy = work / f"in{k}.npy"
         np.save(npy, arr.reshape(sym.shape))
-        args += ["--in", f"{name}={npy}", "--out", f"{name}={work / f'out_{name}.npy'}"]
+        args += ["--in", f"{name}={npy}", "--out", f"{name}={work / f'out{k}.npy'}"]
     return args
 
 
@@ -413,6 +458,9 @@ def make_case(kind: str, index: int, seed: int) -> Case:
 
     prog = assemble_text("corpus.s", text)
     data = write_image(prog, schedule(prog).lowered)
+    if rng.random() < 0.4:
+        what, new = mutate_program_image(data, rng)
+        return Case(kind, index, seed, label, what, new)
     what, new = mutate_image(data, rng)
     for _ in range(rng.choice((0, 0, 1, 2))):
         more, new = mutate_image(new, rng)
