@@ -209,7 +209,7 @@ ODD_SYMBOLS = {  # system symbols write_system refuses; the reader must refuse t
     "name-not-identifier": SystemSymbol("y out", "i32", (32,), (Part(0, "y"),)),
     "rank-0": SystemSymbol("y", "i32", (), (Part(0, "y"),)),
     "whole-part-with-range": SystemSymbol("y", "i32", (32,), (Part(0, "y", None, 0, 4),)),
-    "parts-leave-a-gap": SystemSymbol("y", "i32", (32,), (Part(0, "y", 0, 0, 16),)),
+    "parts-leave-a-gap": SystemSymbol("y", "i32", (64,), (Part(0, "y", 0, 0, 32),)),
 }
 
 
