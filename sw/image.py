@@ -13,7 +13,11 @@ Layout::
             u8 placements, placements x (u8 name length, slice name, u32 first word))
     END   u32 CRC-32 of every byte before it
 
-Sections appear once each, in this order. Readers reject anything else.
+Sections appear once each, in this order (the framing is ``sw/binfmt.py``). The reader takes
+exactly what the writer writes for a program the assembler accepts: every tile parameter once,
+in ``TileConfig`` order; every queue ends in its one HALT and the queues schedule; segments
+sorted by slice and address, apart and merged; symbols with identifier names, rank >= 1, and
+placements in MEM that overlap no other (``sw/layout.py``). It rejects anything else.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .errors import Location, LpuError
 from .isa import DTYPES, EncodingError, check_operands, decode, encode
 from .layout import MAX_PLACEMENTS, MAX_RANK, MemMap, bank_problem, name_problem, placement_problem
 from .program import Item, Program, Symbol
+from .schedule import schedule
 
 MAGIC = b"LPX\x1a"
 VERSION = 1
@@ -68,28 +73,24 @@ def write_image(prog: Program, lowered: dict[str, list[Item]]) -> bytes:
     return frame(MAGIC, VERSION, list(zip(SECTIONS, (conf, queu, data, symb), strict=True)))
 
 
-def read_image(path: str, data: bytes, check_schedule: bool = True) -> Program:
+def read_image(path: str, data: bytes) -> Program:
     """Parse and validate image bytes; every problem is an LpuError naming the file.
 
     The reader accepts exactly what ``write_image`` writes for a program the assembler
     accepts: canonical sections, identifier names, symbols that fit and do not overlap, queues
-    that end in their one HALT and (``check_schedule``) schedule without a conflict."""
+    that end in their one HALT and schedule without a conflict."""
     payloads = read_frame(path, data, MAGIC, VERSION, SECTIONS, ".lpx")
     try:
         prog = _decode_sections(path, payloads)
     except (ValueError, KeyError, EncodingError) as e:
         raise LpuError(f"corrupt image: {e}", Location(path)) from None
-    if check_schedule:
-        from .schedule import schedule
-
-        try:
-            sched = schedule(prog)
-        except LpuError as e:
-            raise LpuError(f"corrupt image: its queues do not schedule: {e.message}",
-                           Location(path)) from None
-        if sched.lowered != prog.queues:
-            raise LpuError("corrupt image: its queues are not in scheduled form",
-                           Location(path))
+    try:
+        sched = schedule(prog)
+    except LpuError as e:
+        raise LpuError(f"corrupt image: its queues do not schedule: {e.message}",
+                       Location(path)) from None
+    if sched.lowered != prog.queues:
+        raise LpuError("corrupt image: its queues are not in scheduled form", Location(path))
     return prog
 
 
