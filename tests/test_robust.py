@@ -34,10 +34,10 @@ def test_checker_flags_a_traceback_and_a_bad_message(monkeypatch):
     monkeypatch.setattr(robust, "lpu", boom)
     r = robust.cli("asm", "x.s")
     assert r.rc == "traceback" and "KeyError" in r.err
-    assert robust._problem("asm", r) is not None
-    assert robust._problem("asm", robust.Result(1, "", "x.s: oops\n")) is not None
-    assert robust._problem("asm", robust.Result(1, "", "x.s:1:2: error: bad\n")) is None
-    assert robust._problem("asm", robust.Result(2, "", "usage: ...\n")) is not None
+    assert robust.failure("asm", r) is not None
+    assert robust.failure("asm", robust.Result(1, "", "x.s: oops\n")) is not None
+    assert robust.failure("asm", robust.Result(1, "", "x.s:1:2: error: bad\n")) is None
+    assert robust.failure("asm", robust.Result(2, "", "usage: ...\n")) is not None
 
 
 def test_cases_are_deterministic():
@@ -52,4 +52,4 @@ def test_checker_stops_a_hang(monkeypatch):
     monkeypatch.setattr(robust, "HANG_SECONDS", 0.2)
     monkeypatch.setattr(robust, "lpu", lambda argv: time.sleep(5))
     r = robust.cli("run", "x.lpx")
-    assert r.rc == "hang" and robust._problem("run", r) is not None
+    assert r.rc == "hang" and robust.failure("run", r) is not None

@@ -154,7 +154,7 @@ def cli(*argv) -> Result:
     return Result(rc, out.getvalue(), err.getvalue())
 
 
-def _problem(cmd: str, r: Result) -> str | None:
+def failure(cmd: str, r: Result) -> str | None:
     """Why a command's outcome is a failure, or None."""
     if r.rc == 0:
         return None
@@ -384,7 +384,7 @@ def check_image_file(path: Path, work: Path, rng: random.Random) -> tuple[str, l
     text, again = work / "dis.s", work / "again.lpx"
     d = cli("disasm", path, "-o", text)
     a = cli("asm", path, "-o", again)
-    problems += [p for p in (_problem("disasm", d), _problem("asm IMAGE", a)) if p]
+    problems += [p for p in (failure("disasm", d), failure("asm IMAGE", a)) if p]
     if (d.rc == 0) != (a.rc == 0):
         problems.append(f"disasm exit {d.rc} but asm of the image exit {a.rc}")
     if problems or d.rc != 0:
@@ -400,7 +400,7 @@ def check_image_file(path: Path, work: Path, rng: random.Random) -> tuple[str, l
         problems.append("disasm -> asm wrote other bytes than the image")
     if not problems:
         args = _run_args(path, work, rng)
-        if args and (p := _problem("run", cli(*args))):
+        if args and (p := failure("run", cli(*args))):
             problems.append(p)
     return ("FAILURE" if problems else "ok"), problems
 
@@ -410,7 +410,7 @@ def check_program(text: str, work: Path, rng: random.Random) -> tuple[str, list[
     src, image = work / "prog.s", work / "prog.lpx"
     src.write_bytes(text.encode())
     r = cli("asm", src, "-o", image)
-    if (p := _problem("asm", r)) is not None:
+    if (p := failure("asm", r)) is not None:
         return "FAILURE", [p]
     if r.rc != 0:
         return "error", []
@@ -421,7 +421,7 @@ def check_system(data: bytes, work: Path) -> tuple[str, list[str]]:
     path = work / "sys.lpxs"
     path.write_bytes(data)
     r = cli("run", path, "--backend", "golden")
-    if (p := _problem("run", r)) is not None:
+    if (p := failure("run", r)) is not None:
         return "FAILURE", [p]
     return ("ok" if r.rc == 0 else "error"), []
 
