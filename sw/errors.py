@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 #: A report of many errors prints this many, then one line counting the rest.
 MAX_REPORTED = 20
+
+# Characters that end or break a line (str.splitlines splits on all of them), or do not show.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control and line-break characters escaped: an error is one line."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -45,8 +54,8 @@ class LpuError(Exception):
 
     def __str__(self) -> str:
         if self.loc is None:
-            return f"error: {self.message}"
-        return f"{self.loc}: error: {self.message}"
+            return one_line(f"error: {self.message}")
+        return one_line(f"{self.loc}: error: {self.message}")
 
 
 class LpuErrors(LpuError):

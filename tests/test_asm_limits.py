@@ -92,6 +92,13 @@ def test_numbers_up_to_64_bits_parse(tmp_path, capsys):
     assert_one_error(tmp_path, rc, out, err, 3, 9, "immediate out of range")
 
 
+def test_line_break_characters_in_a_message_are_escaped(tmp_path, capsys):
+    # U+2028 separates lines for str.splitlines (and some terminals), not for the assembler.
+    text = src(".data x i8[4] MEM_W0:0", ".queue MEM_W0.0", "    READ x+\u20285, E0")
+    rc, out, err = assemble(tmp_path, capsys, text)
+    assert_one_error(tmp_path, rc, out, err, 3, 10, "x+\\u20285 is past the end of x")
+
+
 # Programs the image format could not hold: each count has a field of fixed width.
 
 @pytest.mark.parametrize(("line", "col", "phrase"), [

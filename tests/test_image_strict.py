@@ -96,6 +96,7 @@ CASES = [
     ("segments-overlap", image(segments=[("MEM_E0", 0, WORD * 2), ("MEM_E0", 1, WORD)]),
      "merged"),
     ("segment-of-no-words", image(segments=[("MEM_E0", 0, b"")]), "no words"),
+    ("line-break-in-a-name", image(segments=[("MEM\rE0", 0, WORD)]), "'MEM\\rE0'"),
 ]
 
 
