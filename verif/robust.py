@@ -53,6 +53,19 @@ class Hang(Exception):
 
 # Valid programs to start from
 
+#: A tiny-tile program, so the tiny preset is covered without the fuzzer.
+TINY_PROGRAM = """\
+.config tiny
+.data s i8[4] MEM_W0:0x10
+.data t i16[4] MEM_E0:0x20, MEM_E0:0x60 = 1, -2, 300, -32768
+.mem MEM_E0:0x0 = 1, 2, 3, 4
+.queue MEM_W0.0
+    READ s, E0
+    REPEAT 2, 1, 1
+.queue VXM.0
+@2  CONST.i8 E1, -1
+"""
+
 def _kernel_args(name: str, lanes: int) -> list[list[str]]:
     """Small parameter sets of kernel ``name`` for a tile of ``lanes`` lanes."""
     n = str(lanes)
@@ -81,6 +94,7 @@ def corpus() -> tuple[tuple[str, str], ...]:
             for i, prog in enumerate(system.programs):
                 out.append((f"kernel pingpong --config {preset} --rounds 2, tile {i}",
                             disassemble(prog)))
+    out.append(("robust.TINY_PROGRAM", TINY_PROGRAM))
     out += [(f"sw/examples/{p.name}", p.read_text()) for p in
             sorted((Path(__file__).resolve().parents[1] / "sw" / "examples").glob("*.s"))]
     out += [(f"golden fuzz --seed {seed} --config {preset}", text)
