@@ -53,7 +53,8 @@ MAX_DECIMAL_DIGITS = 20
 #: No number the assembler takes needs more bits than this.
 MAX_NUMBER_BITS = 64
 
-_NUMBER = re.compile(r"([+-]?)(0x[0-9a-fA-F](?:_?[0-9a-fA-F])*|0b[01](?:_?[01])*|[0-9](?:_?[0-9])*)$")
+_NUMBER = re.compile(r"([+-]?)(0x[0-9a-fA-F](?:_?[0-9a-fA-F])*|0b[01](?:_?[01])*"
+                     r"|[0-9](?:_?[0-9])*)$")
 _STREAM = re.compile(r"([EWew])([0-9]+)$")
 
 
@@ -385,8 +386,8 @@ class Assembler:
             raise LpuError(f"{instr.mnemonic} {hint}", self.loc(n, col))
         for f, sfx in zip(dts, suffixes, strict=True):
             if sfx not in f.choices:
-                raise LpuError(f"{instr.mnemonic} takes type {'/'.join(f.choices)}, not {shown(sfx)}",
-                               self.loc(n, col))
+                raise LpuError(f"{instr.mnemonic} takes type {'/'.join(f.choices)}, not "
+                               f"{shown(sfx)}", self.loc(n, col))
             values[f.name] = DTYPES.index(sfx)
         ops = _split_operands(ops_text, ops_col - 1) if ops_text else []
         fields = instr.operand_fields
@@ -417,8 +418,8 @@ class Assembler:
             digits = m.group(2)
             idx = int(digits) if len(digits) <= 3 else 1 << STREAM_INDEX_BITS
             if idx >> STREAM_INDEX_BITS:
-                raise LpuError(f"stream {shown(tok)[1:-1]} does not exist: this tile has {cfg.streams} "
-                               f"streams per direction", self.loc(n, c))
+                raise LpuError(f"stream {shown(tok)[1:-1]} does not exist: this tile has "
+                               f"{cfg.streams} streams per direction", self.loc(n, c))
             return stream_operand(E if m.group(1) in "Ee" else W, idx)
         v = self.number(tok, n, c)
         if v is None and f.kind == "addr":

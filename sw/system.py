@@ -194,7 +194,8 @@ class SystemImage:
                 raise ValueError(problem)
             sym = self.symbols[name]
             for p in sym.parts:
-                out[p.tile][p.symbol] = np.ascontiguousarray(np.asarray(array)[p.index(len(sym.shape))])
+                part = np.asarray(array)[p.index(len(sym.shape))]
+                out[p.tile][p.symbol] = np.ascontiguousarray(part)
         return out
 
     def reads(self, outputs: list[str]) -> list[list[str]]:
