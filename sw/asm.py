@@ -18,39 +18,72 @@ from __future__ import annotations
 import os
 import re
 
-import numpy as np
-
-from .config import DTYPE_BYTES, TileConfig
+from .config import PRESETS, TileConfig
 from .errors import Location, LpuError
 from .isa import (
     BY_MNEMONIC,
+    DTYPE_INFO,
     DTYPES,
+    STREAM_INDEX_BITS,
+    E,
     EncodingError,
     Instr,
+    W,
     check_operands,
     check_value,
     lanes_problem,
+    stream_operand,
 )
-from .program import Item, Program, Symbol
+from .layout import (
+    MAX_PLACEMENTS,
+    MAX_RANK,
+    MAX_SYMBOLS,
+    MemMap,
+    bank_problem,
+    name_problem,
+)
+from .program import Item, Program, Symbol, symbol_words
+
+__all__ = ["Assembler", "assemble_text", "bank_problem", "parse_file", "parse_int",
+           "read_source"]
 
 MAX_SOURCE_BYTES = 16 << 20
-_NP_DTYPE = {"i8": np.dtype("<i1"), "i16": np.dtype("<i2"), "i32": np.dtype("<i4")}
+#: A literal of more significant decimal digits than this is "too large" before int() sees it.
+MAX_DECIMAL_DIGITS = 20
+#: No number the assembler takes needs more bits than this.
+MAX_NUMBER_BITS = 64
 
-_NUMBER = re.compile(r"([+-]?)(0x[0-9a-fA-F](?:_?[0-9a-fA-F])*|0b[01](?:_?[01])*|[0-9](?:_?[0-9])*)$")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+_NUMBER = re.compile(r"([+-]?)(0x[0-9a-fA-F](?:_?[0-9a-fA-F])*|0b[01](?:_?[01])*"
+                     r"|[0-9](?:_?[0-9])*)$")
 _STREAM = re.compile(r"([EWew])([0-9]+)$")
 
 
+class NumberTooLarge(ValueError):
+    """A numeric literal past ``MAX_NUMBER_BITS`` bits (checked before converting it)."""
+
+
 def parse_int(text: str) -> int | None:
-    """Decimal, 0x hex or 0b binary, optional sign and digit-separating underscores."""
+    """Decimal, 0x hex or 0b binary, optional sign and digit-separating underscores; None for
+    anything else. Raise NumberTooLarge for a magnitude of ``MAX_NUMBER_BITS`` bits or more,
+    without converting a long decimal literal (Python refuses those past 4300 digits)."""
     m = _NUMBER.match(text.strip())
     if not m:
         return None
     sign, digits = m.groups()
     digits = digits.replace("_", "")
     base = 16 if digits[:2] == "0x" else 2 if digits[:2] == "0b" else 10
-    v = int(digits[2:] if base != 10 else digits, base)
+    digits = digits[2:] if base != 10 else digits
+    if base == 10 and len(digits.lstrip("0")) > MAX_DECIMAL_DIGITS:
+        raise NumberTooLarge(f"number too large: {len(digits)} digits")
+    v = int(digits, base)
+    if v >> MAX_NUMBER_BITS:
+        raise NumberTooLarge(f"number too large: {v.bit_length()} bits")
     return -v if sign == "-" else v
+
+
+def shown(tok: str, limit: int = 40) -> str:
+    """``repr`` of a token for a message, cut short when long."""
+    return repr(tok) if len(tok) <= limit else repr(tok[:limit]) + f"... ({len(tok)} chars)"
 
 
 def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
@@ -62,16 +95,6 @@ def _split_operands(text: str, start: int) -> list[tuple[str, int]]:
         out.append((stripped, col + lead + 1))
         col += len(part) + 1
     return out
-
-
-def bank_problem(cfg: TileConfig, queue: str, f, value: int) -> str | None:
-    """A MEM queue serves one bank: an address in the other bank is an error."""
-    bank = cfg.queue_by_name[queue].bank
-    if f.kind != "addr" or bank is None or value >= cfg.addresses or \
-            value // cfg.mem_words == bank:
-        return None  # past the last address: the range check reports it
-    return (f"address {value:#x} is in bank {value // cfg.mem_words}; queue {queue} serves bank "
-            f"{bank} ({bank * cfg.mem_words:#x}..{(bank + 1) * cfg.mem_words - 1:#x})")
 
 
 def _head(text: str, col: int) -> tuple[str, str, int]:
@@ -112,9 +135,17 @@ class Assembler:
         self.program: Program | None = None
         self.queue: str | None = None
         self.queue_locs: dict[str, Location] = {}
+        self.mem = MemMap()
 
     def loc(self, line: int, col: int) -> Location:
         return Location(self.path, line, col)
+
+    def number(self, tok: str, n: int, c: int) -> int | None:
+        """``parse_int`` of the token at line ``n``, column ``c``, a too-large one located."""
+        try:
+            return parse_int(tok)
+        except NumberTooLarge as e:
+            raise LpuError(f"{e}: {shown(tok.strip())}", self.loc(n, c)) from None
 
     def run(self) -> Program:
         for n, raw in enumerate(self.lines, 1):
@@ -150,7 +181,7 @@ class Assembler:
         elif name == ".queue":
             self.queue_directive(n, rest, rest_col)
         else:
-            raise LpuError(f"unknown directive {name!r}; expected .config, .data, .mem or "
+            raise LpuError(f"unknown directive {shown(name)}; expected .config, .data, .mem or "
                            ".queue", self.loc(n, col))
 
     def config_directive(self, n, col, rest, rest_col):
@@ -165,20 +196,19 @@ class Assembler:
             tok, at = m.group(), rest_col + m.start()
             if "=" in tok:
                 key, _, val = tok.partition("=")
-                v = parse_int(val)
                 if key not in TileConfig.__dataclass_fields__:
-                    raise LpuError(f"unknown config parameter {key!r}", self.loc(n, at))
+                    raise LpuError(f"unknown config parameter {shown(key)}", self.loc(n, at))
+                v = self.number(val, n, at + len(key) + 1)
                 if v is None:
-                    raise LpuError(f"config {key} needs an integer, not {val!r}",
+                    raise LpuError(f"config {key} needs an integer, not {shown(val)}",
                                    self.loc(n, at + len(key) + 1))
                 kwargs[key] = v
                 cols[key] = at
             else:
                 preset = tok
-                try:
-                    TileConfig.named(tok)
-                except ValueError as e:
-                    raise LpuError(str(e), self.loc(n, at)) from None
+                if tok not in PRESETS:
+                    raise LpuError(f"unknown config {shown(tok)}; presets: {', '.join(PRESETS)}",
+                                   self.loc(n, at))
         try:
             base = TileConfig.named(preset).as_dict()
             self.config = TileConfig(**{**base, **kwargs})
@@ -194,26 +224,32 @@ class Assembler:
             raise LpuError("expected '.data NAME TYPE[SHAPE] SLICE:ADDR[, ...] [= VALUES]'",
                            self.loc(n, col))
         name, dtype, shape_text, tail = m.groups()
-        if not _IDENT.match(name):
-            raise LpuError(f"bad symbol name {name!r}", self.loc(n, col))
+        if (problem := name_problem(name)) is not None:
+            raise LpuError(problem, self.loc(n, col))
+        if len(prog.symbols) >= MAX_SYMBOLS:
+            raise LpuError(f"more than {MAX_SYMBOLS} symbols", self.loc(n, col))
         if name in prog.symbols:
             first = prog.symbols[name].loc
             raise LpuError(f"duplicate symbol {name!r} (first defined at {first})",
                            self.loc(n, col))
-        if dtype not in DTYPE_BYTES:
-            raise LpuError(f"unknown type {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}",
+        if dtype not in DTYPE_INFO:
+            raise LpuError(f"unknown type {shown(dtype)}; expected one of {', '.join(DTYPE_INFO)}",
                            self.loc(n, col + m.start(2)))
         shape = []
         for tok, c in _split_operands(shape_text, col + m.start(3) - 1):
-            v = parse_int(tok)
+            v = self.number(tok, n, c)
             if v is None or v <= 0:
-                raise LpuError(f"shape dimension must be a positive integer, not {tok!r}",
+                raise LpuError(f"shape dimension must be a positive integer, not {shown(tok)}",
                                self.loc(n, c))
+            if len(shape) == MAX_RANK:
+                raise LpuError(f"more than {MAX_RANK} dimensions", self.loc(n, c))
             shape.append(v)
         place_text, _, init_text = tail.partition("=")
         placements = []
         tail_col = col + m.start(4)
         for tok, c in _split_operands(place_text, tail_col - 1):
+            if len(placements) == MAX_PLACEMENTS:
+                raise LpuError(f"more than {MAX_PLACEMENTS} placements", self.loc(n, c))
             placements.append(self.placement(n, tok, c))
         sym = Symbol(name, dtype, tuple(shape), tuple(placements), self.loc(n, col))
         lanes = self.config.lanes
@@ -223,32 +259,22 @@ class Assembler:
                 raise LpuError(f"{name} needs words {base:#x}..{end - 1:#x} in {sl}, past the "
                                f"last address {self.config.addresses - 1:#x}",
                                self.loc(n, tail_col))
-        self.check_overlap(sym, n, tail_col)
+        def where(other):
+            return prog.symbols[other].loc
+
+        if (problem := self.mem.symbol_problem(sym, lanes, where)) is not None:
+            raise LpuError(problem, self.loc(n, tail_col))
         prog.symbols[name] = sym
         if init_text.strip():
+            import numpy as np
+
             init_col = tail_col + len(place_text) + 1
             values = self.values(n, init_text, init_col, dtype, sym.elements)
-            flat = np.zeros(sym.chunks(lanes) * lanes, dtype=_NP_DTYPE[dtype])
-            flat[:len(values)] = values
-            planes = flat.view(np.uint8).reshape(-1, lanes, DTYPE_BYTES[dtype]).transpose(0, 2, 1)
-            for w, word in enumerate(planes.reshape(-1, lanes)):
+            tensor = np.zeros(sym.elements, DTYPE_INFO[dtype].numpy)
+            tensor[:len(values)] = values
+            for w, word in symbol_words(sym, tensor, lanes):
                 sl, addr = sym.word_address(w)
                 self.put_segment(sl, addr, word.tobytes(), n, init_col)
-
-    def check_overlap(self, sym, n, col):
-        lanes = self.config.lanes
-        for other in [*self.program.symbols.values(), sym]:
-            for i, (sl, base) in enumerate(sym.placements):
-                for j, (osl, obase) in enumerate(other.placements):
-                    if sl != osl or (other is sym and j <= i):
-                        continue
-                    end, oend = base + sym.words_in(i, lanes), obase + other.words_in(j, lanes)
-                    if base < oend and obase < end:
-                        what = "itself" if other is sym else f"{other.name}"
-                        raise LpuError(f"{sym.name} ({sl} words {base:#x}..{end - 1:#x}) "
-                                       f"overlaps {what} (words {obase:#x}..{oend - 1:#x}"
-                                       + ("" if other is sym else f", defined at {other.loc}")
-                                       + ")", self.loc(n, col))
 
     def placement(self, n, tok, c):
         sl, sep, addr_text = tok.partition(":")
@@ -256,21 +282,21 @@ class Assembler:
         if not sep or slc is None or slc.kind != "MEM":
             mems = [s.name for s in self.config.slices if s.kind == "MEM"]
             raise LpuError(f"expected a placement MEM_SLICE:ADDR with a slice of "
-                           f"{', '.join(mems)}, not {tok!r}", self.loc(n, c))
-        addr = parse_int(addr_text)
+                           f"{', '.join(mems)}, not {shown(tok)}", self.loc(n, c))
+        addr = self.number(addr_text, n, c + len(sl) + 1)
         if addr is None or not 0 <= addr < self.config.addresses:
-            raise LpuError(f"address {addr_text!r} is not in 0..{self.config.addresses - 1:#x}",
+            raise LpuError(f"address {shown(addr_text)} is not in "
+                           f"0..{self.config.addresses - 1:#x}",
                            self.loc(n, c + len(sl) + 1))
         return sl, addr
 
     def values(self, n, text, col, dtype, limit):
-        bits = 8 * DTYPE_BYTES[dtype]
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        lo, hi = DTYPE_INFO[dtype].lo, DTYPE_INFO[dtype].hi
         out = []
         for tok, c in _split_operands(text, col - 1):
-            v = parse_int(tok)
+            v = self.number(tok, n, c)
             if v is None:
-                raise LpuError(f"expected an integer value, not {tok!r}", self.loc(n, c))
+                raise LpuError(f"expected an integer value, not {shown(tok)}", self.loc(n, c))
             if not lo <= v <= hi:
                 raise LpuError(f"value {v} is out of range for {dtype} ({lo}..{hi})",
                                self.loc(n, c))
@@ -289,9 +315,9 @@ class Assembler:
         lanes = self.config.lanes
         data = []
         for tok, c in _split_operands(init.strip(), init_col - 1):
-            v = parse_int(tok)
+            v = self.number(tok, n, c)
             if v is None or not 0 <= v <= 255:
-                raise LpuError(f"expected a byte 0..255, not {tok!r}", self.loc(n, c))
+                raise LpuError(f"expected a byte 0..255, not {shown(tok)}", self.loc(n, c))
             data.append(v)
         if len(data) % lanes:
             raise LpuError(f"a MEM word is {lanes} bytes; got {len(data)} values",
@@ -314,7 +340,7 @@ class Assembler:
         prog = self.ensure_program()
         q = self.config.queue_by_name.get(rest)
         if q is None:
-            raise LpuError(f"unknown queue {rest!r}; this tile has "
+            raise LpuError(f"unknown queue {shown(rest)}; this tile has "
                            f"{', '.join(self.config.queue_by_name)}", self.loc(n, col))
         if rest in prog.queues:
             raise LpuError(f"queue {rest} already has a section at {self.queue_locs[rest]}",
@@ -329,9 +355,9 @@ class Assembler:
         at = None
         if body.startswith("@"):
             m = re.match(r"@(\S*)\s*", body)
-            at = parse_int(m.group(1))
+            at = self.number(m.group(1), n, col + 1)
             if at is None or at < 0:
-                raise LpuError(f"expected a cycle number after '@', not {m.group(1)!r}",
+                raise LpuError(f"expected a cycle number after '@', not {shown(m.group(1))}",
                                self.loc(n, col + 1))
             at_col = col
             col += m.end()
@@ -344,7 +370,7 @@ class Assembler:
         name, *suffixes = mnem.split(".")
         instr = BY_MNEMONIC.get(name.upper())
         if instr is None:
-            raise LpuError(f"unknown mnemonic {name!r}", self.loc(n, col))
+            raise LpuError(f"unknown mnemonic {shown(name)}", self.loc(n, col))
         unit = self.config.queue_by_name[self.queue].unit
         if instr.unit not in ("ICU", unit):
             raise LpuError(f"{instr.mnemonic} is a {instr.unit} instruction; queue {self.queue} "
@@ -360,8 +386,8 @@ class Assembler:
             raise LpuError(f"{instr.mnemonic} {hint}", self.loc(n, col))
         for f, sfx in zip(dts, suffixes, strict=True):
             if sfx not in f.choices:
-                raise LpuError(f"{instr.mnemonic} takes type {'/'.join(f.choices)}, not {sfx!r}",
-                               self.loc(n, col))
+                raise LpuError(f"{instr.mnemonic} takes type {'/'.join(f.choices)}, not "
+                               f"{shown(sfx)}", self.loc(n, col))
             values[f.name] = DTYPES.index(sfx)
         ops = _split_operands(ops_text, ops_col - 1) if ops_text else []
         fields = instr.operand_fields
@@ -387,18 +413,20 @@ class Assembler:
         if f.kind == "stream":
             m = _STREAM.match(tok)
             if not m:
-                raise LpuError(f"operand {f.name} must be a stream like E3 or W0, not {tok!r}",
-                               self.loc(n, c))
-            idx = int(m.group(2))
-            if idx >= 32:
-                raise LpuError(f"stream {tok} does not exist: this tile has {cfg.streams} "
-                               f"streams per direction", self.loc(n, c))
-            return (32 if m.group(1) in "Ww" else 0) | idx
-        v = parse_int(tok)
+                raise LpuError(f"operand {f.name} must be a stream like E3 or W0, not "
+                               f"{shown(tok)}", self.loc(n, c))
+            digits = m.group(2)
+            idx = int(digits) if len(digits) <= 3 else 1 << STREAM_INDEX_BITS
+            if idx >> STREAM_INDEX_BITS:
+                raise LpuError(f"stream {shown(tok)[1:-1]} does not exist: this tile has "
+                               f"{cfg.streams} streams per direction", self.loc(n, c))
+            return stream_operand(E if m.group(1) in "Ee" else W, idx)
+        v = self.number(tok, n, c)
         if v is None and f.kind == "addr":
             v = self.symbol_address(tok, n, c, item, f.name)
         if v is None:
-            raise LpuError(f"operand {f.name} must be an integer, not {tok!r}", self.loc(n, c))
+            raise LpuError(f"operand {f.name} must be an integer, not {shown(tok)}",
+                           self.loc(n, c))
         try:
             check_value(instr, f, v)
         except EncodingError as e:
@@ -413,12 +441,13 @@ class Assembler:
         if not m:
             return None
         name, off_text = m.groups()
-        off = parse_int(off_text) if off_text else 0
+        off = self.number(off_text, n, c) if off_text else 0
         if off is None:
-            raise LpuError(f"expected a word offset after '+', not {off_text!r}", self.loc(n, c))
+            raise LpuError(f"expected a word offset after '+', not {shown(off_text)}",
+                           self.loc(n, c))
         sym = self.program.symbols.get(name)
         if sym is None:
-            raise LpuError(f"undefined symbol {name!r}", self.loc(n, c))
+            raise LpuError(f"undefined symbol {shown(name)}", self.loc(n, c))
         queue = self.config.queue_by_name[self.queue]
         here = queue.slice.name
         places = sorted(enumerate(sym.placements), key=lambda p: queue.bank is not None and

@@ -5,17 +5,30 @@ from __future__ import annotations
 from .errors import LpuError
 from .image import segments_normalized
 from .isa import format_instr
+from .layout import MemMap
 from .program import Program
 from .schedule import schedule
 
 
-def _symbol_at(prog: Program, slice_name: str, addr: int) -> str | None:
-    lanes = prog.config.lanes
+def _symbol_map(prog: Program) -> MemMap:
+    """Every symbol placement's words, to name the symbol an address falls in."""
+    mem = MemMap()
     for s in prog.symbols.values():
         for i, (sl, base) in enumerate(s.placements):
-            if sl == slice_name and base <= addr < base + s.words_in(i, lanes):
-                return s.name if addr == base else f"{s.name}+{addr - base}"
-    return None
+            mem.claim(sl, base, base + s.words_in(i, prog.config.lanes), s.name)
+    return mem
+
+
+def _symbol_at(mem: MemMap, slice_name: str, addr: int) -> str | None:
+    hit = mem.overlap(slice_name, addr, addr + 1)
+    if hit is None:
+        return None
+    base, _, name = hit
+    return name if addr == base else f"{name}+{addr - base}"
+
+
+def _only_halt(items) -> bool:
+    return len(items) <= 1 and all(i.instr.mnemonic == "HALT" for i in items)
 
 
 def disassemble(prog: Program, source: str = "") -> str:
@@ -38,10 +51,12 @@ def disassemble(prog: Program, source: str = "") -> str:
                 cycles[id(iss.item)] = iss.cycle
     except LpuError:
         cycles = {}
-    for q in cfg.queues:
+    mem = _symbol_map(prog)
+    busy = [q for q in cfg.queues if not _only_halt(prog.queues.get(q.name, []))]
+    if not busy:  # a source needs one .queue section; an empty one assembles to HALT
+        out.append(f".queue {cfg.queues[0].name}")
+    for q in busy:
         items = prog.queues.get(q.name, [])
-        if len(items) <= 1 and all(i.instr.mnemonic == "HALT" for i in items):
-            continue
         out.append(f".queue {q.name}")
         for it in items:
             text = "    " + format_instr(it.instr, it.values)
@@ -49,7 +64,7 @@ def disassemble(prog: Program, source: str = "") -> str:
             if id(it) in cycles:
                 notes.append(f"@{cycles[id(it)]}")
             if "addr" in it.values:
-                sym = _symbol_at(prog, q.slice.name, it.values["addr"])
+                sym = _symbol_at(mem, q.slice.name, it.values["addr"])
                 if sym:
                     notes.append(sym)
             if notes:

@@ -13,29 +13,28 @@ Layout::
             u8 placements, placements x (u8 name length, slice name, u32 first word))
     END   u32 CRC-32 of every byte before it
 
-Sections appear once each, in this order. Readers reject anything else.
+Sections appear once each, in this order (the framing is ``sw/binfmt.py``). The reader takes
+exactly what the writer writes for a program the assembler accepts: every tile parameter once,
+in ``TileConfig`` order; every queue ends in its one HALT and the queues schedule; segments
+sorted by slice and address, apart and merged; symbols with identifier names, rank >= 1, and
+placements in MEM that overlap no other (``sw/layout.py``). It rejects anything else.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 
-from .asm import bank_problem
+from .binfmt import MAX_IMAGE_BYTES, BinaryReader, frame, pack_name, read_frame
 from .config import TileConfig
 from .errors import Location, LpuError
 from .isa import DTYPES, EncodingError, check_operands, decode, encode
+from .layout import MAX_PLACEMENTS, MAX_RANK, MemMap, bank_problem, name_problem, placement_problem
 from .program import Item, Program, Symbol
+from .schedule import schedule
 
 MAGIC = b"LPX\x1a"
 VERSION = 1
 SECTIONS = (b"CONF", b"QUEU", b"DATA", b"SYMB")
-MAX_IMAGE_BYTES = 64 << 20
-
-
-def _name(s: str) -> bytes:
-    b = s.encode()
-    return struct.pack("<B", len(b)) + b
 
 
 def segments_normalized(prog: Program) -> list[tuple[str, int, bytes]]:
@@ -53,120 +52,71 @@ def segments_normalized(prog: Program) -> list[tuple[str, int, bytes]]:
 def write_image(prog: Program, lowered: dict[str, list[Item]]) -> bytes:
     """Serialize a scheduled program (its lowered queue items) into image bytes."""
     cfg = prog.config
-
-    def section(tag, payload):
-        return tag + struct.pack("<I", len(payload)) + payload
-
     conf = struct.pack("<H", len(cfg.as_dict()))
     for k, v in cfg.as_dict().items():
-        conf += _name(k) + struct.pack("<I", v)
+        conf += pack_name(k) + struct.pack("<I", v)
     queu = struct.pack("<H", len(cfg.queues))
     for q in cfg.queues:
         words = [encode(it.instr, it.values) for it in lowered[q.name]]
-        queu += _name(q.name) + struct.pack(f"<I{len(words)}I", len(words), *words)
+        queu += pack_name(q.name) + struct.pack(f"<I{len(words)}I", len(words), *words)
     segs = segments_normalized(prog)
     data = struct.pack("<I", len(segs))
     for sl, addr, payload in segs:
-        data += _name(sl) + struct.pack("<II", addr, len(payload) // cfg.lanes) + payload
+        data += pack_name(sl) + struct.pack("<II", addr, len(payload) // cfg.lanes) + payload
     symb = struct.pack("<H", len(prog.symbols))
     for s in prog.symbols.values():
-        symb += _name(s.name) + struct.pack(f"<BB{len(s.shape)}I", DTYPES.index(s.dtype),
-                                            len(s.shape), *s.shape)
+        symb += pack_name(s.name) + struct.pack(f"<BB{len(s.shape)}I", DTYPES.index(s.dtype),
+                                                len(s.shape), *s.shape)
         symb += struct.pack("<B", len(s.placements))
         for sl, addr in s.placements:
-            symb += _name(sl) + struct.pack("<I", addr)
-    body = MAGIC + struct.pack("<HH", VERSION, 0)
-    for tag, payload in zip(SECTIONS, (conf, queu, data, symb), strict=True):
-        body += section(tag, payload)
-    body += b"END "
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-class _Reader:
-    def __init__(self, path: str, data: bytes, base: int = 0):
-        self.path, self.data, self.pos, self.base = path, data, 0, base
-
-    def fail(self, msg: str, at: int | None = None):
-        """Raise for a problem at byte ``at`` of this reader (default: where it stands)."""
-        off = self.base + (self.pos if at is None else at)
-        raise LpuError(f"corrupt image at byte {off}: {msg}", Location(self.path))
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise LpuError(f"truncated image: {what} needs {n} bytes at byte {self.pos}, "
-                           f"{len(self.data) - self.pos} remain", Location(self.path))
-        b = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return b
-
-    def u(self, fmt: str, what: str):
-        vals = struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
-        return vals if len(vals) > 1 else vals[0]
-
-    def name(self, what: str) -> str:
-        n = self.u("B", what)
-        try:
-            return self.take(n, what).decode()
-        except UnicodeDecodeError:
-            self.fail(f"{what} is not UTF-8", self.pos - n)
-
-
-def read_sections(r: _Reader, tags) -> dict[bytes, _Reader]:
-    """Read the sections ``tags``, in this order, then the END tag: a reader per payload."""
-    payloads = {}
-    for tag in tags:
-        at = r.pos
-        got = r.take(4, "section tag")
-        if got != tag:
-            r.fail(f"expected section {tag.decode()}, found {got!r}", at)
-        n = r.u("I", f"{tag.decode()} length")
-        payloads[tag] = _Reader(r.path, r.take(n, f"{tag.decode()} payload"), r.pos - n)
-    if r.take(4, "END tag") != b"END " or r.pos != len(r.data) - 4:
-        r.fail("trailing bytes after the sections", r.pos)
-    return payloads
+            symb += pack_name(sl) + struct.pack("<I", addr)
+    return frame(MAGIC, VERSION, list(zip(SECTIONS, (conf, queu, data, symb), strict=True)))
 
 
 def read_image(path: str, data: bytes) -> Program:
-    """Parse and validate image bytes; every problem is an LpuError naming the file."""
-    r = _Reader(path, data)
-    if len(data) > MAX_IMAGE_BYTES:
-        r.fail(f"image is {len(data)} bytes, more than the {MAX_IMAGE_BYTES} allowed", 0)
-    if r.take(4, "magic") != MAGIC:
-        raise LpuError("not an .lpx image (bad magic)", Location(path))
-    version, reserved = r.u("HH", "header")
-    if version != VERSION:
-        r.fail(f"image version {version}; this tool reads version {VERSION}", 4)
-    if reserved:
-        r.fail(f"reserved header field is {reserved:#x}, not 0", 6)
-    if len(data) < 12 or data[-8:-4] != b"END " or \
-            struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
-        if data.find(b"END ") < 0:
-            raise LpuError("truncated image: no END section", Location(path))
-        r.fail("CRC mismatch (the image was altered or cut)", len(data) - 4)
-    payloads = read_sections(r, SECTIONS)
+    """Parse and validate image bytes; every problem is an LpuError naming the file.
+
+    The reader accepts exactly what ``write_image`` writes for a program the assembler
+    accepts: canonical sections, identifier names, symbols that fit and do not overlap, queues
+    that end in their one HALT and schedule without a conflict."""
+    payloads = read_frame(path, data, MAGIC, VERSION, SECTIONS, ".lpx")
     try:
-        return _decode_sections(r, payloads)
-    except LpuError:
-        raise
+        prog = _decode_sections(path, payloads)
     except (ValueError, KeyError, EncodingError) as e:
         raise LpuError(f"corrupt image: {e}", Location(path)) from None
+    try:
+        sched = schedule(prog)
+    except LpuError as e:
+        raise LpuError(f"corrupt image: its queues do not schedule: {e.message}",
+                       Location(path)) from None
+    if sched.lowered != prog.queues:
+        raise LpuError("corrupt image: its queues are not in scheduled form", Location(path))
+    return prog
 
 
-def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
-    c = p[b"CONF"]
+def _decode_config(c: BinaryReader) -> TileConfig:
+    want = list(TileConfig().as_dict())
+    count = c.u("H", "config count")
+    if count != len(want):
+        c.fail(f"bad tile config: {count} parameters, not the {len(want)} of a tile", 0)
     conf = {}
-    for _ in range(c.u("H", "config count")):
+    for key in want:
+        at = c.pos
         k = c.name("config name")
+        if k != key:
+            c.fail(f"bad tile config: parameter {k!r} where {key!r} belongs", at)
         conf[k] = c.u("I", f"config {k}")
     try:
-        cfg = TileConfig(**conf)
+        return TileConfig(**conf)
     except (TypeError, ValueError) as e:
         c.fail(f"bad tile config: {e}", 0)
-    prog = Program(cfg, file=r.path)
-    q = p[b"QUEU"]
+
+
+def _decode_queues(q: BinaryReader, cfg: TileConfig, path: str) -> dict[str, list[Item]]:
     n = q.u("H", "queue count")
     if n != len(cfg.queues):
         q.fail(f"{n} queues; this config has {len(cfg.queues)}", 0)
+    queues = {}
     for want in cfg.queues:
         at = q.pos
         name = q.name("queue name")
@@ -175,6 +125,8 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
         count = q.u("I", f"{name} word count")
         if count > cfg.queue_words:
             q.fail(f"queue {name} has {count} words; the tile holds {cfg.queue_words}", at)
+        if count == 0:
+            q.fail(f"queue {name} is empty; every queue ends in HALT", at)
         first = q.pos
         words = struct.unpack(f"<{count}I", q.take(4 * count, f"{name} words"))
         items = []
@@ -189,20 +141,39 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
             problems = [msg for _f, msg in check_operands(instr, values, cfg)]
             problems += [bp for f in instr.fields
                          if (bp := bank_problem(cfg, name, f, values[f.name]))]
+            if (instr.mnemonic == "HALT") != (i == count - 1):
+                problems.append("HALT ends a queue and only its last word is HALT")
             if problems:
                 q.fail(f"queue {name} word {i}: {problems[0]}", first + 4 * i)
-            items.append(Item(instr, values, Location(r.path)))
-        prog.queues[name] = items
-    d = p[b"DATA"]
+            items.append(Item(instr, values, Location(path)))
+        queues[name] = items
+    return queues
+
+
+def _decode_segments(d: BinaryReader, prog: Program) -> None:
+    cfg = prog.config
+    last = None
     for _ in range(d.u("I", "segment count")):
+        at = d.pos
         sl = d.name("segment slice")
         addr, words = d.u("II", "segment header")
-        if sl not in cfg.slice_by_name or cfg.slice_by_name[sl].kind != "MEM" or \
-                addr + words > cfg.addresses:
-            d.fail(f"segment {sl}:{addr:#x} (+{words} words) is outside MEM")
+        problem = placement_problem(cfg, sl, addr, words)
+        if problem:
+            d.fail(f"segment {sl}:{addr:#x} (+{words} words) is outside MEM: {problem}", at)
+        if not words:
+            d.fail(f"segment {sl}:{addr:#x} has no words", at)
+        if last is not None and (sl, addr) <= (last[0], last[1] + last[2]):
+            d.fail(f"segment {sl}:{addr:#x} is not after the end of segment {last[0]}:"
+                   f"{last[1]:#x} (+{last[2]} words): segments are sorted, apart and merged", at)
         prog.segments[(sl, addr)] = d.take(words * cfg.lanes, "segment data")
-    s = p[b"SYMB"]
+        last = (sl, addr, words)
+
+
+def _decode_symbols(s: BinaryReader, prog: Program) -> None:
+    cfg = prog.config
+    mem = MemMap()
     for _ in range(s.u("H", "symbol count")):
+        at = s.pos
         name = s.name("symbol name")
         dt, rank = s.u("BB", f"symbol {name}")
         shape = s.u(f"{rank}I", f"symbol {name} shape") if rank else ()
@@ -210,17 +181,33 @@ def _decode_sections(r: _Reader, p: dict[bytes, _Reader]) -> Program:
         places = []
         for _ in range(s.u("B", f"symbol {name} placements")):
             places.append((s.name("placement slice"), s.u("I", "placement address")))
-        if dt >= len(DTYPES) or not places or any(x <= 0 for x in shape) or name in prog.symbols:
-            s.fail(f"symbol {name!r} is malformed")
+        problem = name_problem(name) or (
+            f"dtype code {dt}" if dt >= len(DTYPES) else
+            "rank 0" if not 0 < rank <= MAX_RANK else
+            "a dimension of 0" if any(x <= 0 for x in shape) else
+            "no placement" if not 0 < len(places) <= MAX_PLACEMENTS else
+            "a second symbol of this name" if name in prog.symbols else None)
+        if problem:
+            s.fail(f"symbol {name!r} is malformed: {problem}", at)
         sym = Symbol(name, DTYPES[dt], tuple(shape), tuple(places))
         for i, (sl, addr) in enumerate(places):
-            if sl not in cfg.slice_by_name or cfg.slice_by_name[sl].kind != "MEM" or \
-                    addr + sym.words_in(i, cfg.lanes) > cfg.addresses:
-                s.fail(f"symbol {name!r} placement {sl}:{addr:#x} is outside MEM")
+            problem = placement_problem(cfg, sl, addr, sym.words_in(i, cfg.lanes))
+            if problem:
+                s.fail(f"symbol {name!r} placement {sl}:{addr:#x} is outside MEM: {problem}", at)
+        problem = mem.symbol_problem(sym, cfg.lanes)
+        if problem:
+            s.fail(f"symbol {problem}", at)
         prog.symbols[name] = sym
+
+
+def _decode_sections(path: str, p: dict[bytes, BinaryReader]) -> Program:
+    cfg = _decode_config(p[b"CONF"])
+    prog = Program(cfg, file=path)
+    prog.queues = _decode_queues(p[b"QUEU"], cfg, path)
+    _decode_segments(p[b"DATA"], prog)
+    _decode_symbols(p[b"SYMB"], prog)
     for tag, rd in p.items():
-        if rd.pos != len(rd.data):
-            rd.fail(f"section {tag.decode()} has {len(rd.data) - rd.pos} unread bytes")
+        rd.done(f"section {tag.decode()}")
     return prog
 
 

@@ -26,16 +26,17 @@ The ``.lpxs`` image (little-endian, sections like the ``.lpx``)::
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import DTYPE_BYTES, TileConfig
+from .binfmt import MAX_IMAGE_BYTES, BinaryReader, frame, pack_name, read_frame
+from .config import TileConfig
 from .errors import Location, LpuError
 from .golden import GoldenTile, RunResult, TileError, array_problem, connect, run_system
-from .image import MAX_IMAGE_BYTES, _name, _Reader, read_image, read_sections, write_image
-from .isa import DTYPES
+from .image import read_image, write_image
+from .isa import DTYPE_INFO, DTYPES
+from .layout import MAX_RANK, name_problem
 from .program import Program
 
 MAGIC = b"LPXS\x1a"
@@ -43,6 +44,7 @@ VERSION = 1
 SECTIONS = (b"TILE", b"LINK", b"SYMB")
 MAX_TILES = 4
 WHOLE = 255  # axis code of a part that is the whole array
+MAX_PARTS = 255  # u8 part count
 
 Port = tuple[int, str, int]  # (tile, C2C slice, link)
 
@@ -139,19 +141,31 @@ class SystemImage:
             return str(e)
         if [tuple(map(tuple, link)) for link in self.links] != want:
             return f"the links are not the star of {n} tiles ({want})"
-        for s in self.symbols.values():
-            problem = self._check_symbol(s)
+        for key, s in self.symbols.items():
+            problem = self._check_symbol(key, s)
             if problem:
                 return problem
+            try:
+                self._covering(s)
+            except ValueError as e:
+                return str(e)
         return None
 
-    def _check_symbol(self, s: SystemSymbol) -> str | None:
-        if s.dtype not in DTYPES or not s.parts or any(d <= 0 for d in s.shape):
-            return f"system symbol {s.name!r} is malformed"
+    def _check_symbol(self, key: str, s: SystemSymbol) -> str | None:
+        problem = name_problem(s.name, "system symbol") or (
+            f"it is filed under {key!r}" if key != s.name else
+            f"dtype {s.dtype!r}" if s.dtype not in DTYPES else
+            "rank 0" if not 0 < len(s.shape) <= MAX_RANK else
+            "a dimension of 0" if any(d <= 0 for d in s.shape) else
+            "no part" if not 0 < len(s.parts) <= MAX_PARTS else None)
+        if problem:
+            return f"system symbol {s.name!r} is malformed: {problem}"
         for p in s.parts:
             where = f"system symbol {s.name!r}: part on tile {p.tile}"
             if not 0 <= p.tile < self.tiles:
                 return f"{where}: there is no tile {p.tile}"
+            if p.axis is None and (p.start, p.stop) != (0, 0):
+                return f"{where}: a whole-array part has range {p.start}:{p.stop}, not 0:0"
             if p.axis is not None and not (0 <= p.axis < len(s.shape) and
                                            0 <= p.start < p.stop <= s.shape[p.axis]):
                 return f"{where}: range {p.start}:{p.stop} on axis {p.axis} is outside {s.shape}"
@@ -180,7 +194,8 @@ class SystemImage:
                 raise ValueError(problem)
             sym = self.symbols[name]
             for p in sym.parts:
-                out[p.tile][p.symbol] = np.ascontiguousarray(np.asarray(array)[p.index(len(sym.shape))])
+                part = np.asarray(array)[p.index(len(sym.shape))]
+                out[p.tile][p.symbol] = np.ascontiguousarray(part)
         return out
 
     def reads(self, outputs: list[str]) -> list[list[str]]:
@@ -201,7 +216,7 @@ class SystemImage:
         result = {}
         for name in outputs:
             sym = self.symbols[name]
-            arr = np.zeros(sym.shape, f"<i{DTYPE_BYTES[sym.dtype]}")
+            arr = np.zeros(sym.shape, DTYPE_INFO[sym.dtype].numpy)
             for p in self._covering(sym):
                 arr[p.index(len(sym.shape))] = tile_arrays[p.tile][p.symbol]
             result[name] = arr
@@ -295,9 +310,6 @@ def write_system(system: SystemImage) -> bytes:
     if problem:
         raise ValueError(problem)
 
-    def section(tag, payload):
-        return tag + struct.pack("<I", len(payload)) + payload
-
     tile = struct.pack("<B", system.tiles)
     for p in system.programs:
         img = write_image(p, p.queues)
@@ -305,20 +317,16 @@ def write_system(system: SystemImage) -> bytes:
     link = struct.pack("<B", len(system.links))
     for ends in system.links:
         for t, sl, n in ends:
-            link += struct.pack("<B", t) + _name(sl) + struct.pack("<B", n)
+            link += struct.pack("<B", t) + pack_name(sl) + struct.pack("<B", n)
     symb = struct.pack("<H", len(system.symbols))
     for s in system.symbols.values():
-        symb += _name(s.name) + struct.pack(f"<BB{len(s.shape)}I", DTYPES.index(s.dtype),
-                                            len(s.shape), *s.shape)
+        symb += pack_name(s.name) + struct.pack(f"<BB{len(s.shape)}I", DTYPES.index(s.dtype),
+                                                len(s.shape), *s.shape)
         symb += struct.pack("<B", len(s.parts))
         for p in s.parts:
-            symb += struct.pack("<B", p.tile) + _name(p.symbol)
+            symb += struct.pack("<B", p.tile) + pack_name(p.symbol)
             symb += struct.pack("<BII", WHOLE if p.axis is None else p.axis, p.start, p.stop)
-    body = MAGIC + struct.pack("<HH", VERSION, 0)
-    for tag, payload in zip(SECTIONS, (tile, link, symb), strict=True):
-        body += section(tag, payload)
-    body += b"END "
-    return body + struct.pack("<I", zlib.crc32(body))
+    return frame(MAGIC, VERSION, list(zip(SECTIONS, (tile, link, symb), strict=True)))
 
 
 def is_system_image(path: str) -> bool:
@@ -333,30 +341,14 @@ def is_system_image(path: str) -> bool:
 def read_system(path: str, data: bytes) -> SystemImage:
     """Parse and validate system image bytes; every problem is an LpuError naming the file
     (and, for an embedded tile image, the tile and the byte where its image starts)."""
-    r = _Reader(path, data)
-    if len(data) > MAX_IMAGE_BYTES:
-        r.fail(f"image is {len(data)} bytes, more than the {MAX_IMAGE_BYTES} allowed", 0)
-    if r.take(len(MAGIC), "magic") != MAGIC:
-        raise LpuError("not an .lpxs system image (bad magic)", Location(path))
-    version, reserved = r.u("HH", "header")
-    if version != VERSION:
-        r.fail(f"system image version {version}; this tool reads version {VERSION}", 5)
-    if reserved:
-        r.fail(f"reserved header field is {reserved:#x}, not 0", 7)
-    if len(data) < 17 or data[-8:-4] != b"END ":  # (the tile images inside have their own)
-        raise LpuError(f"truncated image: no END section at the end ({len(data)} bytes)",
-                       Location(path))
-    if struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
-        r.fail("CRC mismatch (the image was altered or cut)", len(data) - 4)
-    payloads = read_sections(r, SECTIONS)
+    payloads = read_frame(path, data, MAGIC, VERSION, SECTIONS, ".lpxs", "system image")
     system = _decode_system(path, payloads)
     for tag, rd in payloads.items():
-        if rd.pos != len(rd.data):
-            rd.fail(f"section {tag.decode()} has {len(rd.data) - rd.pos} unread bytes")
+        rd.done(f"section {tag.decode()}")
     return system
 
 
-def _decode_system(path: str, p: dict[bytes, _Reader]) -> SystemImage:
+def _decode_system(path: str, p: dict[bytes, BinaryReader]) -> SystemImage:
     t = p[b"TILE"]
     count = t.u("B", "tile count")
     if not 1 <= count <= MAX_TILES:
@@ -395,7 +387,8 @@ def _decode_system(path: str, p: dict[bytes, _Reader]) -> SystemImage:
             axis, start, stop = s.u("BII", "part range")
             parts.append(Part(tile, sym, None if axis == WHOLE else axis, start, stop))
         if dt >= len(DTYPES) or name in symbols:
-            s.fail(f"system symbol {name!r} is malformed", at)
+            what = f"dtype code {dt}" if dt >= len(DTYPES) else "a second symbol of this name"
+            s.fail(f"system symbol {name!r} is malformed: {what}", at)
         symbols[name] = SystemSymbol(name, DTYPES[dt], tuple(shape), tuple(parts))
     system = SystemImage(programs[0].config, programs, links, symbols, path)
     problem = system.check()

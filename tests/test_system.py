@@ -205,6 +205,31 @@ def test_bad_images(tmp_path, capsys):
             assert err.startswith(f"{path}: error: ") and len(err.splitlines()) == 1, err
 
 
+ODD_SYMBOLS = {  # system symbols write_system refuses; the reader must refuse them too
+    "name-not-identifier": SystemSymbol("y out", "i32", (32,), (Part(0, "y"),)),
+    "rank-0": SystemSymbol("y", "i32", (), (Part(0, "y"),)),
+    "whole-part-with-range": SystemSymbol("y", "i32", (32,), (Part(0, "y", None, 0, 4),)),
+    "parts-leave-a-gap": SystemSymbol("y", "i32", (64,), (Part(0, "y", 0, 0, 32),)),
+}
+
+
+@pytest.mark.parametrize("case", ODD_SYMBOLS)
+def test_system_image_the_writer_never_writes(tmp_path, capsys, monkeypatch, case):
+    img = system(16, 32, 1)
+    odd = dataclasses.replace(img, symbols={"y": ODD_SYMBOLS[case]})
+    assert odd.check() is not None
+    with pytest.raises(ValueError):
+        write_system(odd)
+    monkeypatch.setattr(SystemImage, "check", lambda self: None)
+    data = write_system(odd)
+    monkeypatch.undo()
+    path = tmp_path / "odd.lpxs"
+    path.write_bytes(data)
+    rc = main(["run", str(path)])
+    _, err = capsys.readouterr()
+    assert rc == 1 and err.startswith(f"{path}: error: corrupt system image: system symbol"), err
+
+
 def test_system_symbols_scatter_and_gather():
     img = system(16, 64, 4)
     x, w = operands(16, 64)
@@ -223,7 +248,8 @@ def test_system_symbols_scatter_and_gather():
     assert "unknown system symbol 'q'" in img.check_input("q", x)
     bad = dataclasses.replace(img, symbols={"y": SystemSymbol("y", "i32", (64,),
                                                               (Part(1, "y", 0, 0, 16),))})
-    assert bad.check() is None
+    # Every system symbol can be read back, so an image cannot hold one its parts leave open.
+    assert "system symbol 'y': its parts do not cover the array" in bad.check()
     with pytest.raises(ValueError, match="do not cover"):
         bad.reads(["y"])
     worse = dataclasses.replace(img, symbols={"y": SystemSymbol("y", "i32", (64,),
