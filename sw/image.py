@@ -29,7 +29,7 @@ from .config import TileConfig
 from .errors import Location, LpuError
 from .isa import DTYPES, EncodingError, check_operands, decode, encode
 from .layout import MAX_PLACEMENTS, MAX_RANK, MemMap, bank_problem, name_problem, placement_problem
-from .program import Item, Program, Symbol
+from .program import Item, LoweredProgram, Program, Symbol
 from .schedule import schedule
 
 MAGIC = b"LPX\x1a"
@@ -73,7 +73,7 @@ def write_image(prog: Program, lowered: dict[str, list[Item]]) -> bytes:
     return frame(MAGIC, VERSION, list(zip(SECTIONS, (conf, queu, data, symb), strict=True)))
 
 
-def read_image(path: str, data: bytes) -> Program:
+def read_image(path: str, data: bytes) -> LoweredProgram:
     """Parse and validate image bytes; every problem is an LpuError naming the file.
 
     The reader accepts exactly what ``write_image`` writes for a program the assembler
@@ -200,9 +200,9 @@ def _decode_symbols(s: BinaryReader, prog: Program) -> None:
         prog.symbols[name] = sym
 
 
-def _decode_sections(path: str, p: dict[bytes, BinaryReader]) -> Program:
+def _decode_sections(path: str, p: dict[bytes, BinaryReader]) -> LoweredProgram:
     cfg = _decode_config(p[b"CONF"])
-    prog = Program(cfg, file=path)
+    prog = LoweredProgram(cfg, file=path)
     prog.queues = _decode_queues(p[b"QUEU"], cfg, path)
     _decode_segments(p[b"DATA"], prog)
     _decode_symbols(p[b"SYMB"], prog)
@@ -211,7 +211,7 @@ def _decode_sections(path: str, p: dict[bytes, BinaryReader]) -> Program:
     return prog
 
 
-def load_image(path: str) -> Program:
+def load_image(path: str) -> LoweredProgram:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_IMAGE_BYTES + 1)

@@ -351,9 +351,10 @@ class _Scheduler:
                     lst = diag.get((W, idx, iss.cycle + q + 1), [])
                     k = bisect.bisect_left(lst, q + 1, key=lambda e: e[0])
                     producer = lst[k][1] if k < len(lst) else None
-                if producer is None:
-                    self.err(f"stream {text} holds no value at {self.slice_name(q)} in cycle "
-                             f"{iss.cycle}{self.nearest(d, idx, q, iss.cycle)}", iss.item, name)
+                if producer is None:  # described only when reported: nearest() is O(issues)
+                    self.err(lambda d=d, idx=idx, q=q, t=iss.cycle, text=text:
+                             f"stream {text} holds no value at {self.slice_name(q)} in cycle "
+                             f"{t}{self.nearest(d, idx, q, t)}", iss.item, name)
                 else:
                     self.out.reads.append(StreamRead(iss, name, text, producer))
 

@@ -148,6 +148,21 @@ def test_thousands_of_errors_capped_and_fast(tmp_path, capsys):
     assert lines[-1] == f"... and {bad - MAX_REPORTED} more errors"
 
 
+def test_thousands_of_unfed_reads_capped_and_fast(tmp_path, capsys):
+    """Each "holds no value" error describes the nearest value, which scans every issue: the
+    description is built only for the errors printed."""
+    bad = 5000
+    text = src(".config queue_words=8192", ".queue VXM.0", *["MOV.i8 E0, E1"] * bad)
+    start = time.perf_counter()
+    rc, out, err = assemble(tmp_path, capsys, text)
+    assert time.perf_counter() - start < 5
+    assert rc == 1 and out == "" and "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == MAX_REPORTED + 1, lines[-3:]
+    assert "holds no value" in lines[0]
+    assert lines[-1] == f"... and {bad - MAX_REPORTED} more errors"
+
+
 def test_report_of_few_errors_has_no_count_line(tmp_path, capsys):
     text = src(".queue MEM_W0.0", *["@0 READ 0, E0"] * (MAX_REPORTED + 1))
     rc, _, err = assemble(tmp_path, capsys, text)

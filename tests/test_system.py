@@ -444,7 +444,7 @@ def test_cli_verilator_backend_hook(tmp_path, capsys, cli_system, monkeypatch):
     path, x, w = cli_system
     calls = []
 
-    def fake(system, inputs, outputs, ppm):
+    def fake(system, inputs, outputs, ppm, max_cycles=None):
         calls.append((system.tiles, sorted(inputs), outputs, ppm))
         res = run_system_golden(system, inputs, outputs, ppm)
         return SystemResult(res.outputs, res.tiles, res.error)
