@@ -6,8 +6,7 @@ from configs import TWO_LANES
 
 from lpu.sw.golden import run_golden
 from lpu.sw.isa import INSTRUCTIONS
-from lpu.verif.fuzz import generate
-from lpu.verif.fuzz_mutations import MUTATIONS
+from lpu.verif.fuzz import MUTATIONS, generate
 
 
 def run_valid(seed, config):
