@@ -30,15 +30,16 @@ REG_FROZEN = 2  # of those, cycles the tile was frozen by DESKEW / RUNTIME_DESKE
 REG_HAC = 3  # the tile's hardware-aligned counter (lpu.hw.hac), live
 REG_LINK_ROLES = 4  # read/write: 2 bits per link port (link_ports order), LINK_ROLES values
 REG_LINK_STATUS = 5  # bit i: port i measured its latency; LINK_ALIGNED: every child port aligned
-REG_ERROR = 0x10  # error source bits, 32 per register, HostMap.error_sources order
+REG_ERROR = 0x10  # error source bits, ERROR_REGISTER_BITS per register, error_sources order
 REG_LINK = 0x20  # two per link port: latency (bits 0-15) | trims (16-31), then dropped frames
 REG_BUSY = 0x40  # issue cycles of each queue, one register per queue in TileConfig.queues order
+ERROR_REGISTER_BITS = 32  # error source bits per REG_ERROR register, bit 0 in the first
 
 CTRL_START = 1 << 0  # clear unit state, empty the links' DATA buffers, run every queue from
 #                      address 0 at the next HAC epoch boundary
 CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory: STATUS_CLEARING for
-#                      max(mem_words, queue_words) cycles, from the cycle after the write
-#                      (with START also set, START wins)
+#                      HostMap.clear_cycles cycles from the cycle after the write (with START
+#                      also set, START wins)
 CTRL_ABORT = 1 << 2  # stop a running program (status ERROR with no error source)
 
 STATUS_RUNNING = 1 << 0
@@ -77,6 +78,11 @@ class HostMap:
         cfg = self.config
         size = max(cfg.mem_words, cfg.queue_words, REG_BUSY + len(cfg.queues))
         return 1 << (size - 1).bit_length()
+
+    @property
+    def clear_cycles(self) -> int:
+        """Cycles a CLEAR takes: one word of every memory per cycle, the longest memory's."""
+        return max(self.config.mem_words, self.config.queue_words)
 
     @cached_property
     def banks(self) -> tuple[tuple[str, int], ...]:
@@ -144,7 +150,12 @@ class HostMap:
 
     @property
     def error_registers(self) -> int:
-        return (len(self.error_sources) + 31) // 32
+        return -(-len(self.error_sources) // ERROR_REGISTER_BITS)
+
+    @staticmethod
+    def error_bits(registers) -> int:
+        """The error source bits from the values of the REG_ERROR registers, in order."""
+        return sum(w << ERROR_REGISTER_BITS * k for k, w in enumerate(registers))
 
     def decode_errors(self, bits: int) -> list[str]:
         return [name for i, name in enumerate(self.error_sources) if bits >> i & 1]
