@@ -1,4 +1,4 @@
-"""Random programs from verif/fuzz.py on the golden model: every valid one runs to done in the
+"""Random programs from verif/fuzz/ on the golden model: every valid one runs to done in the
 predicted cycles, every invalid one stops with an error, and a batch exercises the whole ISA."""
 
 from types import SimpleNamespace
