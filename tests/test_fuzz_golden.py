@@ -33,7 +33,8 @@ def test_small_batch_runs_and_covers_the_isa():
         # The trace holds unit instructions only; the ICU ones are in the lowered queues.
         issued.update(item.instr.mnemonic for items in case.program.queues.values()
                       for item in items if item.instr.unit == "ICU")
-    missing = [i.mnemonic for i in INSTRUCTIONS if i.mnemonic != "RECV" and i.mnemonic not in issued]
+    missing = [i.mnemonic for i in INSTRUCTIONS
+               if i.mnemonic != "RECV" and i.mnemonic not in issued]
     assert not missing, f"never issued in 60 seeds: {missing}"
     assert "RECV" not in issued  # no link is attached: a RECV would stop the tile
 

@@ -408,8 +408,8 @@ def corner_invalid(st: Stimulus) -> list[Cycle]:
                         a=stream("E0"), map=0, invalid=("E0",), tag="SETMAP invalid"))
     out.append(st.cycle("PERMUTE", st.vector("i8", "ramp"), dt="i8", a=stream("E0"),
                         z=stream("E0"), map=0, tag="PERMUTE after failed SETMAP"))
-    out.append(st.cycle(invalid=tuple(f"{d}{s}" for d in DIRECTION_NAMES for s in range(cfg.streams)),
-                        tag="idle, nothing valid"))
+    every = tuple(f"{d}{s}" for d in DIRECTION_NAMES for s in range(cfg.streams))
+    out.append(st.cycle(invalid=every, tag="idle, nothing valid"))
     return [*out, *st.idle(3)]
 
 

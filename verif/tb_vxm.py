@@ -53,7 +53,8 @@ class Driver:
     def pack_issue(self, op: Op | None) -> int:
         if op is None:
             return 0
-        return self.bits.issue(op.instr.opcode, {f.name: op.values[f.name] for f in op.instr.fields})
+        fields = {f.name: op.values[f.name] for f in op.instr.fields}
+        return self.bits.issue(op.instr.opcode, fields)
 
     def drive(self, op: Op | None, s_in: Streams, s_own: Streams) -> None:
         self.dut.issue.value = self.pack_issue(op)

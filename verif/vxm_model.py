@@ -158,7 +158,8 @@ class VxmAluModel:
         out, who = Streams.empty(self.cfg), {}
         for d, s, plane, tag in self.pending.pop(t, []):
             if out.valid[d, s]:
-                raise AssertionError(f"stimulus bug: two results on {DIRECTION_NAMES[d]}{s} in cycle {t}")
+                raise AssertionError(f"stimulus bug: two results on {DIRECTION_NAMES[d]}{s} "
+                                     f"in cycle {t}")
             out.data[d, s], out.valid[d, s], who[(d, s)] = plane, True, tag
         return out, who
 
