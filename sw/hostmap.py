@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from .config import TileConfig
 from .isa import encode
 from .program import Program, symbol_words
@@ -28,13 +30,16 @@ REG_FROZEN = 2  # of those, cycles the tile was frozen by DESKEW / RUNTIME_DESKE
 REG_HAC = 3  # the tile's hardware-aligned counter (lpu.hw.hac), live
 REG_LINK_ROLES = 4  # read/write: 2 bits per link port (link_ports order), LINK_ROLES values
 REG_LINK_STATUS = 5  # bit i: port i measured its latency; LINK_ALIGNED: every child port aligned
-REG_ERROR = 0x10  # error source bits, 32 per register, ERROR_SOURCES order
+REG_ERROR = 0x10  # error source bits, ERROR_REGISTER_BITS per register, error_sources order
 REG_LINK = 0x20  # two per link port: latency (bits 0-15) | trims (16-31), then dropped frames
 REG_BUSY = 0x40  # issue cycles of each queue, one register per queue in TileConfig.queues order
+ERROR_REGISTER_BITS = 32  # error source bits per REG_ERROR register, bit 0 in the first
 
 CTRL_START = 1 << 0  # clear unit state, empty the links' DATA buffers, run every queue from
 #                      address 0 at the next HAC epoch boundary
-CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory (region_words cycles)
+CTRL_CLEAR = 1 << 1  # zero every MEM bank and instruction memory: STATUS_CLEARING for
+#                      HostMap.clear_cycles cycles from the cycle after the write (with START
+#                      also set, START wins)
 CTRL_ABORT = 1 << 2  # stop a running program (status ERROR with no error source)
 
 STATUS_RUNNING = 1 << 0
@@ -45,6 +50,17 @@ STATUS_ARMED = 1 << 4  # START written, waiting for the HAC epoch boundary
 
 LINK_ROLES = {"free": 0, "parent": 1, "child": 2}  # lpu.hw.hac ROLE_* values
 LINK_ALIGNED = 1 << 16
+
+
+@dataclass(frozen=True)
+class ErrorSource:
+    """What one REG_ERROR bit reports."""
+
+    name: str  # as decode_errors reports it
+    kind: str  # "queue" (its sequencer or the unit it alone drives), "unit" (an MXM, shared by
+    #            its two queues), "streams" (a position's stream registers: two producers),
+    #            "link" (a dropped frame or a DATA overrun) or "deadlock"
+    slice: str | None  # the slice of the queue, unit, stream position or link port
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,11 @@ class HostMap:
         cfg = self.config
         size = max(cfg.mem_words, cfg.queue_words, REG_BUSY + len(cfg.queues))
         return 1 << (size - 1).bit_length()
+
+    @property
+    def clear_cycles(self) -> int:
+        """Cycles a CLEAR takes: one word of every memory per cycle, the longest memory's."""
+        return max(self.config.mem_words, self.config.queue_words)
 
     @cached_property
     def banks(self) -> tuple[tuple[str, int], ...]:
@@ -98,16 +119,22 @@ class HostMap:
         return self.bank_base(slice_name, address // words) + address % words
 
     @cached_property
-    def error_sources(self) -> tuple[str, ...]:
-        """What each REG_ERROR bit reports: every queue (its sequencer or its unit), each MXM
-        (shared by its two queues), each position's stream registers (two producers), and a
-        SYNC deadlock."""
+    def error_source_objects(self) -> tuple[ErrorSource, ...]:
+        """What each REG_ERROR bit reports, bit 0 first: every queue (its sequencer or its
+        unit), each MXM (shared by its two queues), each position's stream registers (two
+        producers), each link port, and a SYNC deadlock."""
         cfg = self.config
-        return (tuple(q.name for q in cfg.queues)
-                + tuple(f"{s.name} unit" for s in cfg.slices if s.kind == "MXM")
-                + tuple(f"{s.name} streams" for s in cfg.slices)
-                + tuple(f"{s} link {n}" for s, n in self.link_ports)
-                + ("deadlock",))
+        return (tuple(ErrorSource(q.name, "queue", q.slice.name) for q in cfg.queues)
+                + tuple(ErrorSource(f"{s.name} unit", "unit", s.name)
+                        for s in cfg.slices if s.kind == "MXM")
+                + tuple(ErrorSource(f"{s.name} streams", "streams", s.name) for s in cfg.slices)
+                + tuple(ErrorSource(f"{s} link {n}", "link", s) for s, n in self.link_ports)
+                + (ErrorSource("deadlock", "deadlock", None),))
+
+    @cached_property
+    def error_sources(self) -> tuple[str, ...]:
+        """The names of ``error_source_objects``, in REG_ERROR bit order."""
+        return tuple(s.name for s in self.error_source_objects)
 
     @cached_property
     def link_ports(self) -> tuple[tuple[str, int], ...]:
@@ -123,10 +150,20 @@ class HostMap:
 
     @property
     def error_registers(self) -> int:
-        return (len(self.error_sources) + 31) // 32
+        return -(-len(self.error_sources) // ERROR_REGISTER_BITS)
+
+    @staticmethod
+    def error_bits(registers) -> int:
+        """The error source bits from the values of the REG_ERROR registers, in order."""
+        return sum(w << ERROR_REGISTER_BITS * k for k, w in enumerate(registers))
 
     def decode_errors(self, bits: int) -> list[str]:
         return [name for i, name in enumerate(self.error_sources) if bits >> i & 1]
+
+    def word_vector(self, word: int) -> np.ndarray:
+        """The MEM vector a host word holds: its low ``lanes`` bytes, lane 0 first (uint8)."""
+        data = word.to_bytes(self.data_bits // 8, "little")[:self.config.lanes]
+        return np.frombuffer(data, np.uint8)
 
     def load_writes(self, program: Program) -> list[tuple[int, int]]:
         """(address, word) host writes that load a lowered program: every queue's instruction

@@ -1,13 +1,17 @@
-"""Random programs from verif/fuzz.py on the golden model: every valid one runs to done in the
+"""Random programs from verif/fuzz/ on the golden model: every valid one runs to done in the
 predicted cycles, every invalid one stops with an error, and a batch exercises the whole ISA."""
+
+from types import SimpleNamespace
 
 import pytest
 from configs import TWO_LANES
 
+from lpu.sw import hostmap as hm
 from lpu.sw.golden import run_golden
+from lpu.sw.hostmap import HostMap
 from lpu.sw.isa import INSTRUCTIONS
-from lpu.verif.fuzz import generate
-from lpu.verif.fuzz_mutations import MUTATIONS
+from lpu.verif.differential import compare, golden_run
+from lpu.verif.fuzz import MUTATIONS, generate
 
 
 def run_valid(seed, config):
@@ -29,7 +33,8 @@ def test_small_batch_runs_and_covers_the_isa():
         # The trace holds unit instructions only; the ICU ones are in the lowered queues.
         issued.update(item.instr.mnemonic for items in case.program.queues.values()
                       for item in items if item.instr.unit == "ICU")
-    missing = [i.mnemonic for i in INSTRUCTIONS if i.mnemonic != "RECV" and i.mnemonic not in issued]
+    missing = [i.mnemonic for i in INSTRUCTIONS
+               if i.mnemonic != "RECV" and i.mnemonic not in issued]
     assert not missing, f"never issued in 60 seeds: {missing}"
     assert "RECV" not in issued  # no link is attached: a RECV would stop the tile
 
@@ -83,3 +88,49 @@ def test_replay_line_of_a_config_without_a_preset():
     assert custom.replay == f"lpu.verif.differential.run_seeds([3], {cfg!r})"
     preset = Outcome(generate(3, "small"), 0, 0, None, [], [])
     assert preset.replay == "python -m lpu.verif.differential --seed 3 --config small"
+
+
+def _rtl_result_from(tile, hmap, status, errors=(), pad=0):
+    """A Verilator result as the golden run would give it: every MEM word, the busy counters
+    and the cycles; `pad` fills the host-word bytes above the lanes (the RTL leaves them 0)."""
+    cfg = hmap.config
+    high = pad.to_bytes(hmap.data_bits // 8 - cfg.lanes, "little") if pad else b""
+    words = {hmap.bank_base(sl, bank) + i:
+             int.from_bytes(tile.mem[sl][bank * cfg.mem_words + i].tobytes() + high, "little")
+             for sl, bank in hmap.banks for i in range(cfg.mem_words)}
+    return SimpleNamespace(timeout=False, cycles=tile.wall_cycles, status=status,
+                           errors=list(errors), busy=[tile.busy[q.name] for q in cfg.queues],
+                           words=words)
+
+
+@pytest.mark.parametrize("config", ["small", TWO_LANES])
+def test_compare_reads_words_status_and_error_sources(config):
+    """differential.compare against results built from the golden run itself: they agree,
+    and a changed MEM byte, a missing error flag or an error source elsewhere is reported."""
+    case = generate(0, config, invalid=False)
+    hmap = HostMap(case.config)
+    tile = golden_run(case)
+    pad = 0xA5 if hmap.data_bits > 8 * case.config.lanes else 0  # a 2-lane tile: 32-bit words
+    same = _rtl_result_from(tile, hmap, hm.STATUS_DONE, pad=pad)
+    assert compare(case, tile, same, hmap).problems == []
+    addr = hmap.bank_base(*hmap.banks[-1]) + 3
+    changed = _rtl_result_from(tile, hmap, hm.STATUS_DONE)
+    changed.words[addr] ^= 1 << 8 * (case.config.lanes - 1)  # the last lane's byte
+    problems = compare(case, tile, changed, hmap).problems
+    assert len(problems) == 1 and problems[0].startswith(f"MEM {hmap.banks[-1][0]} bank")
+    flagged = _rtl_result_from(tile, hmap, hm.STATUS_ERROR, ["deadlock"])
+    assert "raised its error flag: deadlock" in compare(case, tile, flagged, hmap).problems[0]
+
+    bad = generate(13, config, invalid=True)  # a SYNC deadlock or an error of one queue
+    tile = golden_run(bad)
+    assert tile.error is not None
+    queue = hmap.config.queue_by_name.get(tile.error.queue)
+    agree = [tile.error.queue if queue else "deadlock"] + (
+        [f"{queue.slice.name} streams"] if queue else [])
+    for source in agree:
+        res = _rtl_result_from(tile, hmap, hm.STATUS_ERROR, [source])
+        assert compare(bad, tile, res, hmap).problems == [], source
+    elsewhere = next(s.name for s in hmap.error_source_objects
+                     if s.kind == "link" or (s.kind == "queue" and s.name != tile.error.queue))
+    res = _rtl_result_from(tile, hmap, hm.STATUS_ERROR, [elsewhere])
+    assert compare(bad, tile, res, hmap).problems[0].startswith("golden blames")

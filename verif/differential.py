@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..sw import hostmap as hm
+from ..sw.config import PRESETS
 from ..sw.golden import GoldenTile
-from ..sw.hostmap import HostMap
+from ..sw.hostmap import ErrorSource, HostMap
 from .fuzz import FuzzCase, generate
 
 
@@ -37,8 +39,6 @@ class Outcome:
 
     @property
     def replay(self) -> str:
-        from ..sw.config import PRESETS
-
         cfg, seed = self.case.config, self.case.seed
         name = next((n for n, c in PRESETS.items() if c == cfg), None)
         if name is None:  # the command line takes presets only
@@ -58,13 +58,21 @@ def all_mem_reads(hmap: HostMap) -> list[int]:
     return [hmap.bank_base(sl, b) + i for sl, b in hmap.banks for i in range(words)]
 
 
-def _blames(golden_queue: str, cfg) -> set[str]:
-    """RTL error sources that agree with a golden error attributed to ``golden_queue``."""
-    q = cfg.queue_by_name.get(golden_queue)
-    if q is None:
-        return {"deadlock"}
-    return {q.name, f"{q.slice.name} unit", "deadlock"} | \
-        {f"{s.name} streams" for s in cfg.slices}
+def _blames(golden_queue: str, hmap: HostMap) -> set[str]:
+    """RTL error sources that agree with a golden error attributed to ``golden_queue``: the
+    queue, its MXM, any position's stream registers (golden blames the queue of a second
+    producer, the RTL the position where they meet) and a deadlock."""
+    q = hmap.config.queue_by_name.get(golden_queue)
+
+    def agrees(s: ErrorSource) -> bool:
+        if s.kind == "deadlock":
+            return True
+        if q is None:
+            return False
+        return (s.kind == "streams" or (s.kind == "queue" and s.name == q.name)
+                or (s.kind == "unit" and s.slice == q.slice.name))
+
+    return {s.name for s in hmap.error_source_objects if agrees(s)}
 
 
 def compare(case: FuzzCase, tile: GoldenTile, res, hmap: HostMap) -> Outcome:
@@ -73,11 +81,12 @@ def compare(case: FuzzCase, tile: GoldenTile, res, hmap: HostMap) -> Outcome:
     g_err = tile.error
     if res.timeout:
         problems.append(f"RTL did not finish within {res.cycles} cycles")
-    rtl_err = bool(res.status & 4)
+    rtl_err = bool(res.status & hm.STATUS_ERROR)
     if bool(g_err) != rtl_err:
-        problems.append(f"golden {'stopped: ' + str(g_err) if g_err else 'finished'}, RTL "
-                        f"{'raised its error flag: ' + ', '.join(res.errors) if rtl_err else 'finished'}")
-    elif g_err and not set(res.errors) & _blames(g_err.queue, cfg):
+        rtl_says = f"raised its error flag: {', '.join(res.errors)}" if rtl_err else "finished"
+        problems.append(f"golden {'stopped: ' + str(g_err) if g_err else 'finished'}, "
+                        f"RTL {rtl_says}")
+    elif g_err and not set(res.errors) & _blames(g_err.queue, hmap):
         problems.append(f"golden blames {g_err.queue} ({g_err.message}); RTL error sources: "
                         f"{', '.join(res.errors) or 'none'}")
     if tile.wall_cycles != res.cycles:
@@ -86,15 +95,14 @@ def compare(case: FuzzCase, tile: GoldenTile, res, hmap: HostMap) -> Outcome:
         problems.append(f"cycles: predicted {case.predicted}, golden {tile.wall_cycles}")
     if not g_err:
         busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
-        wrong = [f"{n} golden {tile.busy[n]} RTL {busy[n]}" for n in tile.busy if tile.busy[n] != busy[n]]
+        wrong = [f"{n} golden {tile.busy[n]} RTL {busy[n]}" for n in tile.busy
+                 if tile.busy[n] != busy[n]]
         if wrong:
             problems.append("busy cycles: " + "; ".join(wrong))
-    nbytes = hmap.data_bits // 8
     for sl, bank in hmap.banks:
         base = hmap.bank_base(sl, bank)
         gold = tile.mem[sl][bank * cfg.mem_words:(bank + 1) * cfg.mem_words]
-        rtl = np.array([np.frombuffer(res.words[base + i].to_bytes(nbytes, "little")[:cfg.lanes],
-                                      np.uint8) for i in range(cfg.mem_words)])
+        rtl = np.array([hmap.word_vector(res.words[base + i]) for i in range(cfg.mem_words)])
         diff = np.argwhere((gold != rtl).any(axis=1)).ravel()
         if len(diff):
             a = int(diff[0])

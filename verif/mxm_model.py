@@ -24,9 +24,10 @@ import numpy as np
 
 from lpu.sw import units
 from lpu.sw.config import TileConfig
+from lpu.sw.isa import DTYPE_INFO, E, W, stream_dir, stream_index
+from lpu.sw.isa import stream_operand as stream
 
-E, W = 0, 1
-ACC_BYTES = 4
+ACC_BYTES = DTYPE_INFO["i32"].bytes  # an accumulator row leaves as one i32 group
 ACT_OPS = ("IW", "LA", "ABC", "ABCB", "ACC")
 
 
@@ -44,11 +45,6 @@ class Op:
 
     def __str__(self) -> str:
         return f"{self.mnemonic} {self.values}"
-
-
-def stream(d: int, index: int) -> int:
-    """The 6-bit stream operand: direction bit 5, index bits 4:0."""
-    return d << 5 | index
 
 
 def lw(row: int, a: int, n: int) -> Op:
@@ -109,7 +105,7 @@ class MxmModel:
 
     def _read(self, c: Cycle, operand: int, width: int) -> tuple[np.ndarray, bool]:
         """Planes (width, lanes) of the streams from ``operand``; True if one holds no value."""
-        d, base = operand >> 5, operand & 31
+        d, base = stream_dir(operand), stream_index(operand)
         return c.data[d, base:base + width].copy(), not c.valid[d, base:base + width].all()
 
     def step(self, c: Cycle) -> Outputs:
@@ -157,7 +153,7 @@ class MxmModel:
                     else prod
             else:
                 _, z, planes = eff
-                d, base = z >> 5, z & 31
+                d, base = stream_dir(z), stream_index(z)
                 out.data[d, base:base + ACC_BYTES] = planes
                 out.valid[d, base:base + ACC_BYTES] = True
         self.t = t + 1
@@ -167,7 +163,7 @@ class MxmModel:
 def acc_result(outs: list[Outputs], t_acc: int, z: int) -> np.ndarray:
     """The int32 vector an ACC issued in cycle ``t_acc`` to group ``z`` put on the streams."""
     o = outs[t_acc + 1]
-    d, base = z >> 5, z & 31
+    d, base = stream_dir(z), stream_index(z)
     assert o.valid[d, base:base + ACC_BYTES].all(), f"ACC at {t_acc}: no output in {t_acc + 1}"
     return units.from_planes(o.data[d, base:base + ACC_BYTES], "i32")
 

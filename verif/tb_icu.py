@@ -22,9 +22,11 @@ from lpu.sw.config import TileConfig
 from lpu.sw.golden import GoldenTile, TileError
 from lpu.sw.isa import (
     BY_MNEMONIC,
-    DTYPES,
+    DTYPE_INFO,
     ILLEGAL_VALUES,
     INSTRUCTIONS,
+    STREAM_INDEX_BITS,
+    E,
     EncodingError,
     Instr,
     check_operands,
@@ -32,6 +34,9 @@ from lpu.sw.isa import (
     encode,
     field_limit,
     step_range,
+    stream_index,
+    stream_operand,
+    stream_text,
 )
 from lpu.sw.program import Item, Program
 
@@ -228,9 +233,9 @@ class ProgramGen:
             v = {}
             for f in instr.fields:
                 if f.kind == "stream":
-                    v[f.name] = rng.getrandbits(1) << 5 | rng.randrange(cfg.streams)
+                    v[f.name] = stream_operand(rng.getrandbits(1), rng.randrange(cfg.streams))
                 elif f.kind == "dtype":
-                    v[f.name] = DTYPES.index(rng.choice(f.choices))
+                    v[f.name] = DTYPE_INFO[rng.choice(f.choices)].code
                 elif f.kind == "addr" and self.model.bank is not None:
                     b = self.model.bank
                     v[f.name] = rng.randrange(b * cfg.mem_words, (b + 1) * cfg.mem_words)
@@ -373,10 +378,11 @@ def directed_cases(model: IcuModel, rng: random.Random) -> list[Case]:
            f"{other.mnemonic} (another unit)": encode(other, ProgramGen(
                IcuModel(cfg, other.unit, 0 if other.unit == "MEM" else None), rng).values(other))}
     streamed = next((i for i in gen.instrs if any(f.kind == "stream" for f in i.fields)), None)
-    if streamed is not None and cfg.streams < 32:
+    top = stream_operand(E, (1 << STREAM_INDEX_BITS) - 1)  # E31: the highest index encodable
+    if streamed is not None and stream_index(top) >= cfg.streams:
         f, _msb, lsb = next(x for x in streamed.layout() if x[0].kind == "stream")
-        w = encode(streamed, gen.values(streamed)) & ~(63 << lsb) | 31 << lsb
-        bad[f"{streamed.mnemonic} {f.name} = E31"] = w
+        w = encode(streamed, gen.values(streamed)) & ~(((1 << f.width) - 1) << lsb) | top << lsb
+        bad[f"{streamed.mnemonic} {f.name} = {stream_text(top)}"] = w
     if model.bank is not None:
         other_bank = (1 - model.bank) * cfg.mem_words
         bad["READ in the other bank"] = word("READ", addr=other_bank, z=0)

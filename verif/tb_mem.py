@@ -23,7 +23,15 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from lpu.hw.decoder import field_widths
 from lpu.sw import units
 from lpu.sw.config import TileConfig
-from lpu.sw.isa import BY_MNEMONIC, BY_OPCODE
+from lpu.sw.isa import (
+    BY_MNEMONIC,
+    BY_OPCODE,
+    E,
+    W,
+    stream_dir,
+    stream_index,
+    stream_operand,
+)
 from lpu.verif.bus import (
     IssueBits,
     StreamBits,
@@ -36,7 +44,6 @@ from lpu.verif.bus import (
 )
 
 MEM_OPS = ("READ", "WRITE", "GATHER", "SCATTER")
-E, W = 0, 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,7 +93,7 @@ class BankModel:
 
     def _operand(self, cyc: Cycle, v: int, width: int) -> np.ndarray | None:
         """Planes (width, lanes) of the stream group at v, or None if one holds no value."""
-        d, base = v >> 5, v & 31
+        d, base = stream_dir(v), stream_index(v)
         if not all(cyc.valid[d, base + j] for j in range(width)):
             return None
         return cyc.data[d, base:base + width].copy()
@@ -165,7 +172,7 @@ class Stimulus:
     def stream(self, width: int = 1) -> int:
         """A random stream field for a group of ``width`` streams."""
         idx = self.rng.randrange(0, self.cfg.streams, width)
-        return self.rng.getrandbits(1) << 5 | idx
+        return stream_operand(self.rng.getrandbits(1), idx)
 
     def address(self) -> int:
         """A bank-local word address, biased to a hot set and the first and last word."""
@@ -185,7 +192,7 @@ class Stimulus:
         data = self.np.integers(0, 256, (2, cfg.streams, cfg.lanes), dtype=np.uint8)
         vld = np.ones((2, cfg.streams), bool)
         if m_addrs is not None:
-            d, base = iss["m"] >> 5, iss["m"] & 31
+            d, base = stream_dir(iss["m"]), stream_index(iss["m"])
             planes = units.to_planes(np.asarray(m_addrs, np.uint16).view(np.int16))
             data[d, base:base + 2] = planes
         return Cycle(iss, data, vld)
@@ -292,7 +299,7 @@ class Monitor:
         for d, vmask in zip((E, W), masks, strict=True):
             if vmask and vmask & (vmask - 1) == 0:
                 s = vmask.bit_length() - 1
-                out = (d << 5 | s, data[d, s].copy())
+                out = (stream_operand(d, s), data[d, s].copy())
         return Outputs(out, bool(as_int(self.dut.error)),
                        bits_vector(as_int(self.dut.host_rdata), self.cfg.lanes), masks)
 
@@ -314,7 +321,8 @@ class Checker:
                                    f"W={got.s_valid[1]:#x}, expected none")
         else:
             z, word = exp.out
-            want = ((1 << (z & 31)) if not z >> 5 else 0, (1 << (z & 31)) if z >> 5 else 0)
+            bit = 1 << stream_index(z)
+            want = (bit, 0) if stream_dir(z) == E else (0, bit)
             if got.s_valid != want:
                 self.errors.append(f"{where}: s_out valid E={got.s_valid[0]:#x} "
                                    f"W={got.s_valid[1]:#x}, expected stream {z:#x}")
@@ -426,7 +434,8 @@ async def directed_corners(dut) -> None:
         for _ in range(n):
             add(st.cycle(None), "idle")
 
-    e0, e2, w1, w2 = 0, 2, 32 | 1, 32 | 2
+    e0, e2, w1, w2 = stream_operand(E, 0), stream_operand(E, 2), stream_operand(W, 1), \
+        stream_operand(W, 2)
     # First and last word of the bank.
     r_first = add(st.cycle("READ", addr=0, z=e0), "READ first")
     r_last = add(st.cycle("READ", addr=last, z=w1), "READ last")

@@ -5,7 +5,7 @@ Run by ``tests/test_rtl_sxm.py`` through ``lpu.verif.harness.run``. Environment:
 ``LPU_TRANSACTIONS`` (default 1000).
 
 Parts: ``SxmModel`` is the reference: it feeds each instruction, with the streams the unit sees,
-to ``GoldenTile._sxm`` itself (which calls ``lpu.sw.units``), so the expected results are the
+to ``GoldenTile.issue`` itself (which calls ``lpu.sw.units``), so the expected results are the
 golden model's by construction; numpy and ``lpu.sw`` only, no cocotb. ``Stimulus`` builds
 per-cycle inputs (seeded random and the directed corners, also used by
 ``tests/test_hw_sxm.py``). ``Packer``, ``Driver`` and ``Monitor`` move one cycle to and from the
@@ -25,15 +25,22 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from lpu.sw import units
 from lpu.sw.config import TileConfig
-from lpu.sw.golden import E, GoldenTile, TileError, W, _Queue
+from lpu.sw.golden import GoldenTile, TileError
 from lpu.sw.isa import (
     BY_MNEMONIC,
+    DIRECTION_NAMES,
+    DTYPE_INFO,
     DTYPES,
+    E,
     Instr,
+    W,
     check_operands,
     field_limit,
     format_instr,
     lanes_problem,
+    stream_dir,
+    stream_index,
+    stream_operand,
     stream_width,
 )
 from lpu.sw.program import Program
@@ -82,7 +89,7 @@ class SxmModel:
     """The golden model's SXM, stepped one cycle at a time with the unit's own inputs.
 
     Each cycle the streams the unit sees are put into the golden tile's registers next to the
-    SXM's position, the instruction goes to ``GoldenTile._sxm`` (a ``TileError`` from it is the
+    SXM's position, the instruction goes to ``GoldenTile.issue`` (a ``TileError`` from it is the
     unit's ``error``, and it then writes nothing), and the stream writes the golden model queues
     for this cycle are the expected ``s_out``. Two writes on one stream register in one cycle are
     the golden model's "two producers" error. The map tables live in the golden tile.
@@ -91,8 +98,7 @@ class SxmModel:
     def __init__(self, cfg: TileConfig, slice_name: str = "SXM_W"):
         self.cfg = cfg
         self.tile = GoldenTile(Program(cfg))
-        position = cfg.slice_by_name[slice_name].position
-        self.queue = _Queue(slice_name, "SXM", position, [])
+        self.queue = next(q for q in self.tile.queues if q.name == slice_name)
         self.t = 0
 
     @property
@@ -109,7 +115,7 @@ class SxmModel:
                      loose=np.zeros(shape, bool))
         if cyc.op is not None:
             try:
-                tile._sxm(self.queue, *cyc.op, t)
+                tile.issue(self.queue, *cyc.op, t)
             except TileError:
                 exp.error = True
         for _, _, d, _, s, plane in tile.pending.pop(t, []):
@@ -127,7 +133,7 @@ class SxmModel:
 
 def stream(text: str) -> int:
     """Stream field of ``E3`` / ``W4``."""
-    return (32 if text[0] == "W" else 0) | int(text[1:])
+    return stream_operand(DIRECTION_NAMES.index(text[0]), int(text[1:]))
 
 
 def widths(instr: Instr, values: dict[str, int]) -> dict[str, int]:
@@ -159,7 +165,7 @@ class Stimulus:
         if op is not None:
             instr = BY_MNEMONIC[op]
             if isinstance(values.get("dt"), str):
-                values["dt"] = DTYPES.index(values["dt"])
+                values["dt"] = DTYPE_INFO[values["dt"]].code
             spec = (instr, {f.name: values[f.name] for f in instr.fields})
             problems = check_operands(*spec, cfg)
             assert not problems, f"illegal stimulus {format_instr(*spec)}: {problems}"
@@ -168,9 +174,10 @@ class Stimulus:
                 if planes.ndim == 1:
                     planes = units.to_planes(planes, dtype or DTYPES[values["dt"]])
                 a = values["a"]
-                data[a >> 5, a & 31:(a & 31) + len(planes)] = planes
+                d, s = stream_dir(a), stream_index(a)
+                data[d, s:s + len(planes)] = planes
         for text in invalid:
-            valid[stream(text) >> 5, stream(text) & 31] = False
+            valid[stream_dir(stream(text)), stream_index(stream(text))] = False
         return Cycle(spec, data, valid, self.rng.getrandbits(64), self.rng.getrandbits(6),
                      tag or op or "idle")
 
@@ -192,7 +199,8 @@ class Stimulus:
 
     def group(self, width: int) -> int:
         """A random stream field for an aligned group of ``width`` streams."""
-        return self.rng.getrandbits(1) << 5 | self.rng.randrange(0, self.cfg.streams, width)
+        rng = self.rng
+        return stream_operand(rng.getrandbits(1), rng.randrange(0, self.cfg.streams, width))
 
     def map_table(self) -> np.ndarray:
         """Map entries: mostly lane indices, some zero fill (lanes, lanes + 1, 127, 128, 255)."""
@@ -244,8 +252,8 @@ class Stimulus:
             if cyc.op is not None and self.rng.random() < 0.02:  # one stream of the operand
                 instr, values = cyc.op
                 a = values["a"]
-                s = (a & 31) + self.rng.randrange(widths(instr, values)["a"])
-                cyc.valid[a >> 5, s] = False
+                s = stream_index(a) + self.rng.randrange(widths(instr, values)["a"])
+                cyc.valid[stream_dir(a), s] = False
             if cyc.op is None and self.rng.random() < 0.1:
                 cyc.valid[:] = False
             yield cyc
@@ -388,7 +396,7 @@ def corner_invalid(st: Stimulus) -> list[Cycle]:
             if dt:
                 vals["dt"] = dt
             vals["a"] = stream("W0")
-            w = widths(instr, {**vals, "dt": DTYPES.index(dt) if dt else 0})["a"]
+            w = widths(instr, {**vals, "dt": DTYPE_INFO[dt].code if dt else 0})["a"]
             for bad in {0, w - 1}:
                 out.append(st.cycle(op, invalid=(f"W{bad}",), tag=f"{op} W{bad} invalid",
                                     **vals))
@@ -400,8 +408,8 @@ def corner_invalid(st: Stimulus) -> list[Cycle]:
                         a=stream("E0"), map=0, invalid=("E0",), tag="SETMAP invalid"))
     out.append(st.cycle("PERMUTE", st.vector("i8", "ramp"), dt="i8", a=stream("E0"),
                         z=stream("E0"), map=0, tag="PERMUTE after failed SETMAP"))
-    out.append(st.cycle(invalid=tuple(f"{d}{s}" for d in "EW" for s in range(cfg.streams)),
-                        tag="idle, nothing valid"))
+    every = tuple(f"{d}{s}" for d in DIRECTION_NAMES for s in range(cfg.streams))
+    out.append(st.cycle(invalid=every, tag="idle, nothing valid"))
     return [*out, *st.idle(3)]
 
 

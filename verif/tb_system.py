@@ -74,7 +74,7 @@ class TileHost(HostDriver):
         link_regs = regs[3 + ne + nq:]
         return {
             "status": regs[0], "cycles": regs[1], "frozen": regs[2],
-            "error_bits": sum(w << (32 * k) for k, w in enumerate(regs[3:3 + ne])),
+            "error_bits": hmap.error_bits(regs[3:3 + ne]),
             "busy": regs[3 + ne:3 + ne + nq], "timeout": not finished,
             "words": {str(a): w for a, w in zip(reads, words, strict=True)},
             "run_seconds": 0.0,

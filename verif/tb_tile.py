@@ -122,7 +122,7 @@ async def run_jobs(dut):
         read_seconds = time.perf_counter() - t0
         results.append({
             "status": status, "cycles": cycles, "frozen": frozen,
-            "error_bits": sum(w << (32 * k) for k, w in enumerate(errs)),
+            "error_bits": hmap.error_bits(errs),
             "busy": regs[3 + hmap.error_registers:], "timeout": not finished,
             "words": {str(a): w for a, w in zip(job["reads"], words, strict=True)},
             "run_seconds": run_seconds, "load_seconds": load_seconds,

@@ -26,10 +26,10 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from lpu.sw.config import TileConfig
+from lpu.sw.isa import DIRECTION_NAMES
 from lpu.verif.bus import IssueBits, StreamBits, as_int, env_int
 from lpu.verif.vxm_model import (
     CORNERS,
-    DIRS,
     Cycle,
     Op,
     ProgramBuilder,
@@ -53,7 +53,8 @@ class Driver:
     def pack_issue(self, op: Op | None) -> int:
         if op is None:
             return 0
-        return self.bits.issue(op.instr.opcode, {f.name: op.values[f.name] for f in op.instr.fields})
+        fields = {f.name: op.values[f.name] for f in op.instr.fields}
+        return self.bits.issue(op.instr.opcode, fields)
 
     def drive(self, op: Op | None, s_in: Streams, s_own: Streams) -> None:
         self.dut.issue.value = self.pack_issue(op)
@@ -96,11 +97,11 @@ class Checker:
             self.errors.append(f"cycle {t}: error {got_err}, expected {int(exp_err)} ({op})")
         for d, s in zip(*np.nonzero(exp.valid != got.valid), strict=True):
             source = who.get((d, s), "nothing due")
-            self.errors.append(f"cycle {t}: {DIRS[d]}{s} valid {int(got.valid[d, s])}, "
+            self.errors.append(f"cycle {t}: {DIRECTION_NAMES[d]}{s} valid {int(got.valid[d, s])}, "
                                f"expected {int(exp.valid[d, s])} ({source})")
         for (d, s), tag in who.items():
             if got.valid[d, s] and (got.data[d, s] != exp.data[d, s]).any():
-                self.errors.append(f"cycle {t}: {DIRS[d]}{s} from {tag}: got "
+                self.errors.append(f"cycle {t}: {DIRECTION_NAMES[d]}{s} from {tag}: got "
                                    f"{got.data[d, s].tolist()}, expected {exp.data[d, s].tolist()}")
 
     def finish(self, log) -> None:

@@ -18,7 +18,19 @@ import numpy as np
 
 from lpu.sw import units
 from lpu.sw.config import TileConfig
-from lpu.sw.isa import BY_MNEMONIC, DTYPES, INSTRUCTIONS, format_instr, stream_width
+from lpu.sw.isa import (
+    BY_MNEMONIC,
+    DIRECTION_NAMES,
+    DTYPE_INFO,
+    DTYPES,
+    INSTRUCTIONS,
+    E,
+    W,
+    format_instr,
+    stream_group,
+    stream_operand,
+    stream_width,
+)
 from lpu.verif.bus import config_from_env, env_int
 
 # ---------------------------------------------------------------------------------------------
@@ -26,8 +38,7 @@ from lpu.verif.bus import config_from_env, env_int
 # ---------------------------------------------------------------------------------------------
 
 VXM_OPS = tuple(i.mnemonic for i in INSTRUCTIONS if i.unit == "VXM")
-WIDTH_DTYPE = {1: "i8", 2: "i16", 4: "i32"}
-DIRS = ("E", "W")
+WIDTH_DTYPE = {t.bytes: name for name, t in DTYPE_INFO.items()}  # group width -> type
 
 
 @dataclass
@@ -75,11 +86,6 @@ class Cycle:
     s_own: Streams | None
 
 
-def group(v: int, width: int) -> list[tuple[int, int]]:
-    """(direction, stream) of each plane of the group named by stream field value ``v``."""
-    return [(v >> 5, (v & 31) + j) for j in range(width)]
-
-
 class VxmAluModel:
     """One VXM ALU at transaction level: state, and the writes due in each cycle."""
 
@@ -93,7 +99,7 @@ class VxmAluModel:
     def read(s_in: Streams, s_own: Streams, v: int, width: int) -> np.ndarray | None:
         """Planes of a group, own fresh registers first; None if a plane holds no value."""
         planes = []
-        for d, s in group(v, width):
+        for d, s in stream_group(v, width):
             src = s_own if s_own.valid[d, s] else s_in
             if not src.valid[d, s]:
                 return None
@@ -142,7 +148,7 @@ class VxmAluModel:
             self.r = z.astype(np.int32)
         else:
             raise ValueError(f"not a VXM instruction: {name}")
-        for (d, s), plane in zip(group(vals["z"], op.result_width()), units.to_planes(z),
+        for (d, s), plane in zip(stream_group(vals["z"], op.result_width()), units.to_planes(z),
                                  strict=True):
             self.pending[t + op.instr.latency].append((d, s, plane, f"{op} @{t}"))
         return False
@@ -152,7 +158,8 @@ class VxmAluModel:
         out, who = Streams.empty(self.cfg), {}
         for d, s, plane, tag in self.pending.pop(t, []):
             if out.valid[d, s]:
-                raise AssertionError(f"stimulus bug: two results on {DIRS[d]}{s} in cycle {t}")
+                raise AssertionError(f"stimulus bug: two results on {DIRECTION_NAMES[d]}{s} "
+                                     f"in cycle {t}")
             out.data[d, s], out.valid[d, s], who[(d, s)] = plane, True, tag
         return out, who
 
@@ -192,10 +199,10 @@ class ProgramBuilder:
     def groups(self, width: int, taken: set) -> list[int]:
         """Stream field values of the aligned ``width``-stream groups that avoid ``taken``."""
         out = []
-        for d in (0, 1):
+        for d in (E, W):
             for base in range(0, self.cfg.streams - width + 1, width):
-                v = d << 5 | base
-                if not taken & set(group(v, width)):
+                v = stream_operand(d, base)
+                if not taken & set(stream_group(v, width)):
                     out.append(v)
         return out
 
@@ -226,10 +233,10 @@ class ProgramBuilder:
         for n, width in op.operands():
             if n not in (fields or {}):
                 free = self.groups(width, taken) or self.groups(width, set())  # may share
-                fresh = [v for v in free if set(group(v, width)) & self.busy[t - 1]]
+                fresh = [v for v in free if set(stream_group(v, width)) & self.busy[t - 1]]
                 pool = fresh if fresh and rng.random() < chain else free
                 values[n] = int(rng.choice(pool))
-            streams = group(values[n], width)
+            streams = stream_group(values[n], width)
             taken |= set(streams)
             vec = (operands or {}).get(n)
             if self.loopback and vec is None:
@@ -259,7 +266,7 @@ class ProgramBuilder:
                 return False
             values["z"] = int(rng.choice(pool))
         if width is not None:
-            self.busy[t + instr.latency] |= set(group(values["z"], width))
+            self.busy[t + instr.latency] |= set(stream_group(values["z"], width))
         self.cycles.append(Cycle(op, s_in, s_own))
         return True
 

@@ -1,9 +1,10 @@
-"""Invalid fuzz cases: mutations of a valid lowered program (``lpu.verif.fuzz``) that make the
-golden model stop with a run-time error, for comparing the RTL's error flag and stop cycle.
+"""Invalid fuzz cases: mutations of a valid lowered program that make the golden model stop
+with a run-time error, for comparing the RTL's error flag and stop cycle.
 
 The assembler's static checker rejects most misuse, so the mutations edit the lowered queues
 (or the MEM image) directly. ``MUTATIONS`` lists the kinds; ``mutate`` tries them from a
-given kind on and keeps the first that stops the golden model with the expected message.
+given kind on and keeps the first that stops the golden model with the expected message. The
+mutator knows the program through ``model.GeneratedProgram`` only, never the generator.
 """
 
 from __future__ import annotations
@@ -14,10 +15,19 @@ import numpy as np
 
 from lpu.sw import isa
 from lpu.sw.golden import run_golden
-from lpu.sw.isa import BY_MNEMONIC, format_instr, stream_width
+from lpu.sw.isa import (
+    BY_MNEMONIC,
+    E,
+    W,
+    format_instr,
+    stream_dir,
+    stream_index,
+    stream_operand,
+    stream_width,
+)
 from lpu.sw.program import Item, Program
 
-from .fuzz import DATA_WORDS, E, W, _Generator, _Queue, _stream
+from .model import DATA_WORDS, GeneratedProgram, QueueState, pick
 
 #: Run-time misuse an invalid case is built with (see ``_Mutator``).
 MUTATIONS = ("no_value", "two_writers", "bank_conflict", "repeat_no_target",
@@ -32,42 +42,40 @@ _EXPECT = {"no_value": "holds no value", "two_writers": "two producers",
 _NOP, _HALT = BY_MNEMONIC["NOP"], BY_MNEMONIC["HALT"]
 
 
-def _fetch_cycles(items: list[Item], release) -> list[int]:
-    """The cycle each lowered item is fetched in; release(t) is the NOTIFY cycle that frees a
-    SYNC fetched in cycle t."""
-    out, t, last = [], 0, None
-    for it in items:
-        out.append(t)
-        name, v = it.instr.mnemonic, it.values
-        if name == "HALT":
-            break
-        if name == "NOP":
-            t += v["n"]
-        elif name == "REPEAT":
-            last += v["n"] * v["d"]
-            t = last + 1
-        elif name == "SYNC":
-            t = release(t) + 1
-        else:
-            last = t if it.instr.unit != "ICU" else None
-            t += 1
+def fetch_cycles(items: list[Item], halt: int) -> list[int | None]:
+    """The cycle each item of a scheduled, lowered queue is fetched in, None for a REPEAT.
+    Nothing is sequenced here: an item written with ``@N`` is fetched in cycle N (the scheduler
+    refuses the program otherwise), a NOP the scheduler inserted ends where the next item
+    starts, and the queue's HALT is fetched in its scheduled end cycle `halt`."""
+    out: list[int | None] = [None] * len(items)
+    nxt = halt
+    for i in reversed(range(len(items))):
+        it = items[i]
+        if it.at is not None:
+            nxt = out[i] = it.at
+        elif it.instr is _HALT:
+            nxt = out[i] = halt
+        elif it.instr is _NOP:
+            nxt = out[i] = nxt - it.values["n"]
     return out
 
 
 class _Mutator:
     """Turns a valid lowered program into one that stops the golden model with an error."""
 
-    def __init__(self, gen: _Generator, program: Program, rng: np.random.Generator):
-        self.gen, self.program, self.rng = gen, program, rng
+    def __init__(self, gen: GeneratedProgram, program: Program, halts: dict[str, int],
+                 rng: np.random.Generator):
+        self.gen, self.program, self.halts, self.rng = gen, program, halts, rng
         self.cfg = program.config
+        self.model = gen.model
 
-    def release(self, t: int) -> int:
-        return min(n for n in self.gen.notifies if n >= t)
+    def cycles(self, queue: str) -> list[int | None]:
+        return fetch_cycles(self.program.queues[queue], self.halts[queue])
 
     def idle_cycles(self, queue: str) -> list[int]:
         """Cycles in which a queue fetches nothing (inside a NOP, or after its HALT)."""
         items = self.program.queues[queue]
-        cycles = _fetch_cycles(items, self.release)
+        cycles = self.cycles(queue)
         out = []
         for it, c in zip(items, cycles, strict=False):
             if it.instr.mnemonic == "NOP":
@@ -78,7 +86,7 @@ class _Mutator:
     def insert(self, queue: str, cycle: int, new: list[Item]) -> Program:
         """The program with `new` issued by queue in an idle cycle, later timing unchanged."""
         items = list(self.program.queues[queue])
-        cycles = _fetch_cycles(items, self.release)
+        cycles = self.cycles(queue)
         for i, (it, c) in enumerate(zip(items, cycles, strict=False)):
             name = it.instr.mnemonic
             if name == "NOP" and c <= cycle < c + it.values["n"]:
@@ -100,21 +108,18 @@ class _Mutator:
         queues[queue] = items
         return dataclasses.replace(self.program, queues=queues)
 
-    def queue_state(self, name: str) -> _Queue:
-        return self.gen.by_name[name]
-
-    def invalid_stream(self, q: _Queue, c: int, width: int, aligned: bool) -> int | None:
-        gen = self.gen
-        options = [(d, b) for d in (E, W) for b in range(0, gen.S - width + 1,
+    def invalid_stream(self, q: QueueState, c: int, width: int, aligned: bool) -> int | None:
+        model = self.model
+        options = [(d, b) for d in (E, W) for b in range(0, model.S - width + 1,
                                                          width if aligned else 1)
-                   if any(gen.value_at(q, c, d, b + j) is None for j in range(width))]
-        d_b = gen.pick(options)
-        return None if d_b is None else _stream(*d_b)
+                   if any(model.value_at(q, c, d, b + j) is None for j in range(width))]
+        d_b = pick(self.rng, options)
+        return None if d_b is None else stream_operand(*d_b)
 
-    def valid_stream(self, q: _Queue, c: int) -> int | None:
-        vis, _ = self.gen.visible(q, c)
-        key = self.gen.pick(sorted(vis))
-        return None if key is None else _stream(*key)
+    def valid_stream(self, q: QueueState, c: int) -> int | None:
+        vis, _ = self.model.visible(q, c)
+        key = pick(self.rng, sorted(vis))
+        return None if key is None else stream_operand(*key)
 
     # One method per kind; each returns candidate programs (the caller checks them on golden).
 
@@ -123,28 +128,28 @@ class _Mutator:
         issues = [i for i in gen.issues if i.base and i.instr.reads]
         for k in self.rng.permutation(len(issues))[:6]:
             iss = issues[int(k)]
-            q = self.queue_state(iss.queue)
+            q = gen.queue(iss.queue)
             name, spec = iss.instr.reads[int(self.rng.integers(len(iss.instr.reads)))]
             width = stream_width(iss.instr, iss.values, spec)
             s = self.invalid_stream(q, iss.cycle, width, iss.instr.mnemonic != "LW")
             if s is None:
                 continue
             items = list(self.program.queues[iss.queue])
-            cycles = _fetch_cycles(items, self.release)
-            idx = next(j for j, (it, c) in enumerate(zip(items, cycles, strict=False))
+            cycles = self.cycles(iss.queue)
+            idx = next(j for j, (it, c) in enumerate(zip(items, cycles, strict=True))
                        if c == iss.cycle and it.instr is iss.instr)
             items[idx] = dataclasses.replace(items[idx], values={**items[idx].values, name: s})
             yield (f"{iss.queue} cycle {iss.cycle}: {iss.instr.mnemonic} operand {name} "
                    f"reads {isa.stream_text(s)}"), self.with_queue(iss.queue, items)
 
     def two_writers(self):
-        gen = self.gen
+        gen, words = self.gen, self.cfg.mem_words
         writers = [i for i in gen.issues if i.instr.writes]
         for k in self.rng.permutation(len(writers))[:12]:
             iss = writers[int(k)]
             z = iss.values[iss.instr.writes[0][0]]
             land = iss.cycle + iss.instr.latency
-            pos = gen.by_name[iss.queue].pos
+            pos = gen.queue(iss.queue).pos
             for other in gen.queues:
                 if other.pos != pos or land - 1 not in self.idle_cycles(other.name):
                     continue
@@ -152,9 +157,10 @@ class _Mutator:
                 if other.unit == "VXM":
                     new = Item(BY_MNEMONIC["CONST"], {"dt": 0, "z": z, "imm": 1})
                 elif other.unit == "MEM" and c not in other.bank_writes:
-                    new = Item(BY_MNEMONIC["READ"], {"addr": other.bank * gen.Wd, "z": z})
-                elif other.unit == "MXM_ACT":
-                    new = Item(BY_MNEMONIC["ACC"], {"acc": 0, "z": (z & 32) | (z & 31) // 4 * 4})
+                    new = Item(BY_MNEMONIC["READ"], {"addr": other.bank * words, "z": z})
+                elif other.unit == "MXM_ACT":  # ACC writes an aligned i32 group
+                    acc_z = stream_operand(stream_dir(z), stream_index(z) // 4 * 4)
+                    new = Item(BY_MNEMONIC["ACC"], {"acc": 0, "z": acc_z})
                 else:
                     continue
                 yield (f"{other.name} cycle {c}: {format_instr(new.instr, new.values)} lands with "
@@ -166,16 +172,17 @@ class _Mutator:
         mems = [i for i in gen.issues if i.instr.bank]
         for k in self.rng.permutation(len(mems))[:12]:
             iss = mems[int(k)]
-            q = self.queue_state(iss.queue)
+            q = gen.queue(iss.queue)
             idle = self.idle_cycles(q.name)
             if iss.instr.bank == "write" and iss.cycle + 1 in idle:
-                new = Item(BY_MNEMONIC["READ"], {"addr": q.bank * gen.Wd, "z": _stream(E, 0)})
+                new = Item(BY_MNEMONIC["READ"], {"addr": q.bank * self.cfg.mem_words,
+                                                 "z": stream_operand(E, 0)})
                 yield (f"{q.name} cycle {iss.cycle + 1}: READ after the {iss.instr.mnemonic} of "
                        f"cycle {iss.cycle}"), self.insert(q.name, iss.cycle + 1, [new])
             elif iss.instr.bank == "read" and iss.cycle - 1 in idle:
                 a = self.valid_stream(q, iss.cycle - 1)
                 if a is not None:
-                    new = Item(BY_MNEMONIC["WRITE"], {"addr": q.bank * gen.Wd, "a": a})
+                    new = Item(BY_MNEMONIC["WRITE"], {"addr": q.bank * self.cfg.mem_words, "a": a})
                     yield (f"{q.name} cycle {iss.cycle - 1}: WRITE before the "
                            f"{iss.instr.mnemonic} of cycle {iss.cycle}"), \
                         self.insert(q.name, iss.cycle - 1, [new])
@@ -226,7 +233,7 @@ class _Mutator:
         for _ in range(3):
             name = self.pick_queue()
             items = list(self.program.queues[name])
-            halt = _fetch_cycles(items, self.release)[-1]
+            halt = self.cycles(name)[-1]
             pad = [Item(_NOP, {"n": last + 1 - halt})] if halt <= last else []
             items[-1:] = [*pad, Item(BY_MNEMONIC["SYNC"], {}), Item(_HALT, {})]
             yield (f"{name}: SYNC in cycle {max(halt, last + 1)}, after the last NOTIFY",
@@ -237,7 +244,7 @@ class _Mutator:
         for name in self.rng.permutation(c2c) if c2c else ():
             idle = self.idle_cycles(str(name))
             c = idle[int(self.rng.integers(len(idle)))]
-            new = Item(BY_MNEMONIC["RECV"], {"link": 0, "z": _stream(E, 0)})
+            new = Item(BY_MNEMONIC["RECV"], {"link": 0, "z": stream_operand(E, 0)})
             yield f"{name} cycle {c}: RECV 0, E0", self.insert(str(name), c, [new])
 
     def gather_out_of_bank(self):
@@ -257,9 +264,12 @@ class _Mutator:
                 dataclasses.replace(self.program, segments=segments)
 
 
-def mutate(gen: _Generator, program: Program, rng: np.random.Generator, first: str):
-    """The first mutation, starting with kind `first`, that stops golden with its error."""
-    mutator = _Mutator(gen, program, rng)
+def mutate(generated: GeneratedProgram, program: Program, halts: dict[str, int],
+           rng: np.random.Generator, first: str):
+    """The first mutation, starting with kind `first`, that stops golden with its error:
+    (kind, what it changed and how golden stops, the mutated program). `program` is
+    `generated`'s lowered program, `halts` each queue's scheduled HALT cycle."""
+    mutator = _Mutator(generated, program, halts, rng)
     start = MUTATIONS.index(first)
     for kind in MUTATIONS[start:] + MUTATIONS[:start]:
         for what, candidate in getattr(mutator, kind)():
