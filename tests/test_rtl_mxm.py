@@ -17,7 +17,7 @@ from lpu.hw.mxm import Mxm
 from lpu.sw.config import TileConfig
 from lpu.sw.golden import GoldenTile, TileError
 from lpu.sw.isa import BY_MNEMONIC, E, W
-from lpu.sw.program import Program
+from lpu.sw.program import LoweredProgram
 from lpu.verif import harness
 from lpu.verif.mxm_model import Cycle, MxmModel, Outputs, random_cycles, scenarios
 
@@ -52,7 +52,7 @@ class GoldenMxm:
     loads (fresh) into MXM_W's stream registers at the end of t."""
 
     def __init__(self, cfg: TileConfig):
-        self.tile = GoldenTile(Program(config=cfg))
+        self.tile = GoldenTile(LoweredProgram(config=cfg))
         self.p = cfg.slice_by_name["MXM_W"].position
         queues = {q.name: q for q in self.tile.queues}
         self.wgt, self.act = queues["MXM_W.WGT"], queues["MXM_W.ACT"]

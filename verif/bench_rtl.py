@@ -10,7 +10,6 @@ the median of ``--repeat`` runs of the same program.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 
@@ -44,7 +43,7 @@ def kernel_speed_table(config: str, repeat: int = 3, seed: int = 0) -> list[str]
     for name, args in KERNEL_RUNS[config]:
         prog = assemble_text(f"{name}.s", KERNELS[name][0](cfg, *args))
         sched = schedule(prog)
-        prog = dataclasses.replace(prog, queues=sched.lowered)
+        prog = sched.image
         inputs = _inputs(prog, INPUTS[name], rng)
         out = "y"
         gold = run_golden(prog, inputs, [out])

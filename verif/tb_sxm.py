@@ -43,7 +43,7 @@ from lpu.sw.isa import (
     stream_operand,
     stream_width,
 )
-from lpu.sw.program import Program
+from lpu.sw.program import LoweredProgram
 from lpu.verif.bus import IssueBits, StreamBits, as_int, config_from_env, env_int
 
 SXM_OPS = tuple(i.mnemonic for i in BY_MNEMONIC.values() if i.unit == "SXM")
@@ -97,7 +97,7 @@ class SxmModel:
 
     def __init__(self, cfg: TileConfig, slice_name: str = "SXM_W"):
         self.cfg = cfg
-        self.tile = GoldenTile(Program(cfg))
+        self.tile = GoldenTile(LoweredProgram(cfg))
         self.queue = next(q for q in self.tile.queues if q.name == slice_name)
         self.t = 0
 

@@ -19,7 +19,6 @@ harness can both import it. ``python -m lpu.verif.fuzz --seed N [--config small]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from lpu.sw.asm import assemble_text
 from lpu.sw.config import TileConfig
 from lpu.sw.errors import LpuError
-from lpu.sw.program import Program
+from lpu.sw.program import LoweredProgram
 from lpu.sw.schedule import schedule
 
 from .generator import generate_program
@@ -44,7 +43,7 @@ class FuzzCase:
     seed: int
     config: TileConfig
     source: str  # assembly text (assembles with assemble_text)
-    program: Program  # scheduled and lowered (for an invalid case: lowered, then mutated)
+    program: LoweredProgram  # scheduled and lowered (for an invalid case: lowered, then mutated)
     predicted: int  # schedule(program).cycles; -1 for an invalid case
     expect_error: bool
     attempts: int = 1  # generator runs needed (1 unless a sub-seed retry happened)
@@ -73,7 +72,7 @@ def generate(seed: int, config: TileConfig | str = "small", invalid: bool | None
         break
     else:
         raise AssertionError(f"seed {seed}: no generated program assembles")
-    prog = dataclasses.replace(sched.program, queues=sched.lowered)
+    prog = sched.image
     text = generated.source
     if not invalid:
         return FuzzCase(seed, cfg, text, prog, sched.cycles, False, attempts)
