@@ -7,8 +7,6 @@ cocotb.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .errors import LpuError
 from .golden import CycleLimit, RunResult, TileError, run_golden
 from .program import LoweredProgram, require_lowered, symbol_from_words
@@ -63,9 +61,7 @@ def rtl_result(program: LoweredProgram, res, outputs) -> RunResult:
     if error is None:
         for name in outputs or []:
             sym = program.symbols[name]
-            words = [np.frombuffer(res.words[a].to_bytes(hmap.data_bits // 8, "little")
-                                   [:cfg.lanes], np.uint8)
-                     for a in hmap.symbol_addresses(program, name)]
+            words = [hmap.word_vector(res.words[a]) for a in hmap.symbol_addresses(program, name)]
             outs[name] = symbol_from_words(sym, words, cfg.lanes)
     return RunResult(outs, res.cycles, busy, [], error, res.frozen)
 
