@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LpuError
-from .golden import RunResult, TileError, run_golden
+from .golden import TileError, run_golden
+from .hostjob import Job, RunResult
 from .program import Program, symbol_from_words
 
 BACKENDS = ("golden", "verilator", "uart")
@@ -32,7 +33,6 @@ def run(backend: str, program: Program, inputs, outputs, trace: bool = False,
 
 def rtl_job(program: Program, inputs, reads: list[int], max_cycles: int):
     """The host-port job that loads a lowered program and its inputs, runs it and reads."""
-    from ..verif.rtl_tile import Job
     from .hostmap import HostMap
 
     hmap = HostMap(program.config)
@@ -107,7 +107,6 @@ def run_uart(program: Program, inputs, outputs, port: str, baud: int = 115_200,
 def system_jobs(system, inputs, outputs, tiles: int, max_cycles: int = 10_000_000) -> list:
     """One host-port job per tile of ``system`` (its inputs scattered, its part of ``outputs``
     to read), and an empty job for each further tile of a ``tiles``-tile model."""
-    from ..verif.rtl_tile import Job
     from .hostmap import HostMap
 
     hmap = HostMap(system.config)
