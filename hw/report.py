@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from ..sw.config import TileConfig
-from ..verif.harness import write_verilog
 from .catalog import unit_factories
 from .synth import FAMILIES, synthesize
+from .verilog import write_verilog
 
 NAMES = {"ice40": "iCE40", "ecp5": "ECP5"}
 

@@ -8,7 +8,8 @@ cocotb.
 from __future__ import annotations
 
 from .errors import LpuError
-from .golden import CycleLimit, RunResult, TileError, run_golden
+from .golden import CycleLimit, TileError, run_golden
+from .hostjob import Job, RunResult
 from .program import LoweredProgram, require_lowered, symbol_from_words
 
 BACKENDS = ("golden", "verilator", "uart")
@@ -35,7 +36,6 @@ def run(backend: str, program: LoweredProgram, inputs, outputs, trace: bool = Fa
 def rtl_job(program: LoweredProgram, inputs, reads: list[int], max_cycles: int):
     """The host-port job that loads a lowered program and its inputs, runs it and reads."""
     require_lowered(program, "an RTL job")
-    from ..verif.rtl_tile import Job
     from .hostmap import HostMap
 
     hmap = HostMap(program.config)
@@ -108,7 +108,6 @@ def run_uart(program: LoweredProgram, inputs, outputs, port: str, baud: int = 11
 def system_jobs(system, inputs, outputs, tiles: int, max_cycles: int = 10_000_000) -> list:
     """One host-port job per tile of ``system`` (its inputs scattered, its part of ``outputs``
     to read), and an empty job for each further tile of a ``tiles``-tile model."""
-    from ..verif.rtl_tile import Job
     from .hostmap import HostMap
 
     hmap = HostMap(system.config)

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import units
 from .c2c import link_format
+from .hostjob import RunResult
 from .isa import (
     BY_MNEMONIC,
     DTYPE_INFO,
@@ -88,18 +89,6 @@ class _Queue:
     repeats: list = field(default_factory=list)  # pending repetitions: (cycle, values)
     sync: int | None = None
     halted: int | None = None
-
-
-@dataclass
-class RunResult:
-    """What a backend returns: outputs, measured cycles and per-queue busy cycles."""
-
-    outputs: dict[str, np.ndarray]
-    cycles: int
-    busy: dict[str, int]
-    issues: list[tuple[int, str, str]]  # (cycle, queue, mnemonic) for a timeline
-    error: TileError | None = None
-    frozen: int = 0  # of ``cycles``, wall cycles the tile stood frozen (DESKEW, RUNTIME_DESKEW)
 
 
 class GoldenTile:

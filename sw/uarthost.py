@@ -3,7 +3,7 @@
 The job logic is written once, free of any I/O: ``job_steps`` is a generator that yields
 ``("write", bytes)`` (send these bytes), ``("read", n)`` (send back the next ``n`` bytes
 received) and ``("wait", seconds)`` (a pause between two status polls), and returns a
-``lpu.verif.rtl_tile.JobResult`` like the Verilator backend's. ``SerialPort`` and ``drive`` run
+``lpu.sw.hostjob.JobResult`` like the Verilator backend's. ``SerialPort`` and ``drive`` run
 it on a serial device (``lpu run --backend uart --port DEV``); the cocotb host model
 (``lpu.verif.tb_uart``) runs the same generator over the simulated UART pins.
 """
@@ -18,6 +18,7 @@ from collections.abc import Generator
 from . import hostmap as hm
 from . import uartproto as up
 from .errors import LpuError
+from .hostjob import JobResult
 from .hostmap import HostMap
 
 #: Seconds between two status polls while a program runs.
@@ -101,8 +102,6 @@ def wait_idle(hmap: HostMap, limit_cycles: int | None, after: str = "") -> Steps
 def job_steps(hmap: HostMap, job, max_write: int = up.DEFAULT_MAX_WRITE) -> Steps:
     """CLEAR, the job's writes, START, wait, then the status, counters and the job's reads:
     the sequence of ``lpu.verif.tb_tile`` as frames. Returns a ``JobResult``."""
-    from ..verif.rtl_tile import JobResult
-
     info = yield from transact(hmap, up.encode_status(hmap))
     fields = info.fields
     if (fields["addr_bits"], fields["data_bits"]) != (hmap.addr_bits, hmap.data_bits):

@@ -27,13 +27,13 @@ from lpu.sw.asm import assemble_text
 from lpu.sw.backends import rtl_job, rtl_result
 from lpu.sw.config import TileConfig
 from lpu.sw.golden import run_golden
+from lpu.sw.hostjob import Job
 from lpu.sw.hostmap import HostMap
 from lpu.sw.isa import BY_MNEMONIC, encode
 from lpu.sw.kernels import KERNELS
 from lpu.sw.program import Item, Program
 from lpu.sw.schedule import schedule
 from lpu.verif import differential, harness, rtl_tile
-from lpu.verif.rtl_tile import Job
 
 CFG = TileConfig.named("small")
 LONG = os.environ.get("LPU_LONG") == "1"
@@ -52,7 +52,8 @@ def _kernel_cases():
     cases = []
     for k, n in [(8, 8), (16, 16), (32, 16), (16, 48), (64, 64)]:
         x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-        cases.append((f"gemv {k}x{n}", "gemv", (k, n), {"x": x, "w": w}, {"y": reference.gemv(x, w)}))
+        cases.append((f"gemv {k}x{n}", "gemv", (k, n), {"x": x, "w": w},
+                      {"y": reference.gemv(x, w)}))
     for seed in range(2):
         d, f, mult, shift = 32, 32, 1, 10
         x, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \

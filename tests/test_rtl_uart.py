@@ -23,6 +23,7 @@ from lpu.sw.asm import assemble_text
 from lpu.sw.backends import rtl_job, rtl_result
 from lpu.sw.config import TileConfig
 from lpu.sw.golden import run_golden
+from lpu.sw.hostjob import JobResult
 from lpu.sw.hostmap import HostMap
 from lpu.sw.kernels import KERNELS
 from lpu.sw.schedule import schedule
@@ -54,8 +55,6 @@ def test_gemv_through_the_bridge_matches_golden(board):
         job = rtl_job(prog, inputs, reads, 100 * sched.cycles)
         jobs.append({"writes": job.writes, "reads": job.reads, "max_cycles": job.max_cycles})
     out = rtl_uart.run(cfg, "run_jobs", {"jobs": jobs})
-    from lpu.verif.rtl_tile import JobResult
-
     for (prog, sched, inputs), raw in zip(cases, out["jobs"], strict=True):
         res = JobResult(**{**raw, "words": {int(a): w for a, w in raw["words"].items()}})
         got = rtl_result(prog, res, ["y"])

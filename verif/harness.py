@@ -1,10 +1,11 @@
-"""Shared cocotb + Verilator harness: Verilog generation, one cached build per configuration.
+"""Shared cocotb + Verilator harness: one cached build per unit, lint, cocotb runs from pytest.
 
-A unit's Verilog is written to ``build/rtl/<name>-<hash>/<name>.v`` where the hash covers the
-Verilog text, so a changed unit or config gets a new folder and an unchanged one is never
-rebuilt. ``run`` calls the cocotb runner from pytest and fails the pytest test when any cocotb
-test fails. ``WAVES=1`` in the environment dumps an FST trace (VCD when the zlib and lz4 headers FST needs
-are missing) into the unit's ``run`` folder.
+A unit's Verilog is written by ``lpu.hw.verilog.write_verilog`` to
+``build/rtl/<name>-<hash>/<name>.v``, the hash covering the Verilog text, so a changed unit or
+config gets a new folder and an unchanged one is never rebuilt. ``run`` calls the cocotb runner
+from pytest and fails the pytest test when any cocotb test fails. ``WAVES=1`` in the
+environment dumps an FST trace (VCD when the zlib and lz4 headers FST needs are missing) into
+the unit's ``run`` folder.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "rtl"
+from ..hw.verilog import write_verilog
 
 # Amaranth-generated patterns Verilator warns about; see docs/verification.md.
 LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME",
@@ -67,22 +67,6 @@ def build_once(done: Path, lock: Path, build) -> None:
     with build_lock(lock):
         if not done.exists():
             build()
-
-
-def write_verilog(component, name: str) -> Path:
-    """Convert an Amaranth component to Verilog in its own content-addressed folder."""
-    from amaranth.back import verilog
-
-    text = verilog.convert(component, name=name)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    folder = BUILD / f"{name}-{digest}"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.v"
-    if not path.exists() or path.read_text() != text:
-        partial = path.with_name(f"{path.name}.{os.getpid()}")
-        partial.write_text(text)
-        partial.replace(path)
-    return path
 
 
 def lint(source: Path, top: str) -> str:

@@ -24,10 +24,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..hw.verilog import BUILD
 from ..sw.config import TileConfig
+from ..sw.hostjob import JobResult
 from ..sw.hostmap import HostMap
-from . import harness
-from .rtl_tile import TOP, JobResult, _key, _runner, build_model, run_testbench
+from .model_build import build_model, model_key, run_testbench, verilator_runner
+from .rtl_tile import TOP
 
 SYSTEM_TOP = "lpu_system"
 SYSTEM_TB = "lpu.verif.tb_system"
@@ -117,8 +119,8 @@ def build_system(config: TileConfig, tiles: int, wiring, verbose: bool = True) -
 
         return verilog.convert(Tile(config), name=TOP)
 
-    key = _key(config, None, None, wrapper, SYSTEM_VLT.read_text())
-    return build_model(harness.BUILD / f"system-{key}", f"system model ({tiles} tiles)",
+    key = model_key(config, None, None, wrapper, SYSTEM_VLT.read_text())
+    return build_model(BUILD / f"system-{key}", f"system model ({tiles} tiles)",
                        {f"{TOP}.v": tile_verilog, f"{SYSTEM_TOP}.v": lambda: wrapper},
                        SYSTEM_TOP, SYSTEM_VLT, extra_args=("-Wno-MULTIDRIVEN",),
                        timescale=("1ps", "1fs"), verbose=verbose)
@@ -147,7 +149,7 @@ class SystemJob:
     """One run of the system: a Job per tile (writes, reads, max_cycles), all started on the
     same HAC epoch; optionally a wire bit flipped ``flip_after`` root cycles after START."""
 
-    tiles: list  # of rtl_tile.Job, one per active tile
+    tiles: list  # of lpu.sw.hostjob.Job, one per active tile
     flip_wire: int | None = None
     flip_after: int = 0
     idle_cycles: int = 0  # with no programs: just let the links run this many root cycles
@@ -199,8 +201,8 @@ def run_system_jobs(config: TileConfig, tiles: int, wiring, ppm: list[float],
         spec_file.write_text(json.dumps(spec))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_SYSTEM_SPEC": str(spec_file),
                "LPU_SYSTEM_RESULTS": str(result_file)}
-        raw = run_testbench(folder, work, _runner(SYSTEM_VLT), SYSTEM_TOP, SYSTEM_TB, env,
-                            "system")
+        raw = run_testbench(folder, work, verilator_runner(SYSTEM_VLT), SYSTEM_TOP, SYSTEM_TB,
+                            env, "system")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out_jobs = []

@@ -13,9 +13,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..hw.verilog import BUILD
 from ..sw.config import TileConfig
-from . import harness
-from .rtl_tile import _key, _runner, build_model, run_testbench
+from .model_build import build_model, model_key, run_testbench, verilator_runner
 
 TB = "lpu.verif.tb_uart"
 TOP = "board_core"
@@ -43,7 +43,7 @@ def build(config: TileConfig, divisor: int = DIVISOR, timeout: int = TIMEOUT,
         return verilog.convert(BoardCore(config, divisor, timeout=timeout), name=TOP)
 
     extra = [divisor, timeout] + [p.read_text() for p in _sources()]
-    folder = harness.BUILD / f"uart-{_key(config, None, None, *extra)}"
+    folder = BUILD / f"uart-{model_key(config, None, None, *extra)}"
     return build_model(folder, f"board core model ({config})", {f"{TOP}.v": verilog_text}, TOP,
                        PORTS_VLT, verbose=verbose)
 
@@ -58,7 +58,7 @@ def run(config: TileConfig, test: str, scenario: dict, divisor: int = DIVISOR,
         scenario_file.write_text(json.dumps(scenario))
         env = {"LPU_CONFIG": json.dumps(config.as_dict()), "LPU_UART_DIVISOR": str(divisor),
                "LPU_UART_SCENARIO": str(scenario_file), "LPU_UART_RESULTS": str(result_file)}
-        return run_testbench(folder, work, _runner(PORTS_VLT), TOP, TB, env, "board core",
-                             testcase=test)
+        return run_testbench(folder, work, verilator_runner(PORTS_VLT), TOP, TB, env,
+                             "board core", testcase=test)
     finally:
         shutil.rmtree(work, ignore_errors=True)
