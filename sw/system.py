@@ -33,7 +33,8 @@ import numpy as np
 from .binfmt import MAX_IMAGE_BYTES, BinaryReader, frame, pack_name, read_frame
 from .config import TileConfig
 from .errors import Location, LpuError
-from .golden import GoldenTile, RunResult, TileError, array_problem, connect, run_system
+from .golden import GoldenTile, TileError, array_problem, connect, run_system
+from .hostjob import RunResult
 from .image import read_image, write_image
 from .isa import DTYPE_INFO, DTYPES
 from .layout import MAX_RANK, name_problem

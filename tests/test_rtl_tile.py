@@ -28,10 +28,10 @@ from lpu.sw.backends import rtl_job, rtl_result
 from lpu.sw.config import TileConfig
 from lpu.sw.golden import run_golden
 from lpu.sw.hostjob import Job
-from lpu.sw.hostmap import HostMap
+from lpu.sw.hostmap import STATUS_ERROR, HostMap
 from lpu.sw.isa import BY_MNEMONIC, encode
 from lpu.sw.kernels import KERNELS
-from lpu.sw.program import Item, Program
+from lpu.sw.program import Item, LoweredProgram
 from lpu.sw.schedule import schedule
 from lpu.verif import differential, harness, rtl_tile
 
@@ -79,7 +79,7 @@ def _kernel_job(text, inputs, refs):
     symbols: (job, (lowered program, predicted cycles, golden result, refs))."""
     prog = assemble_text("kernel.s", text)
     sched = schedule(prog)
-    prog = dataclasses.replace(prog, queues=sched.lowered)
+    prog = sched.image
     gold = run_golden(prog, inputs, list(refs))
     hmap = HostMap(prog.config)
     reads = [a for sym in refs for a in hmap.symbol_addresses(prog, sym)]
@@ -91,7 +91,7 @@ def kernel_runs():
     """Every kernel case on golden and, in one simulator process, on the RTL."""
     runs, jobs = [], []
     for label, name, args, inputs, refs in _kernel_cases():
-        job, run = _kernel_job(KERNELS[name][0](CFG, *args), inputs, refs)
+        job, run = _kernel_job(KERNELS[name].function(CFG, *args), inputs, refs)
         jobs.append(job)
         runs.append((label, *run))
     results = rtl_tile.run_jobs(CFG, jobs)
@@ -148,7 +148,7 @@ def test_illegal_instructions_raise_the_error_flag():
     results = rtl_tile.run_jobs(CFG, jobs)
     expected = [("VXM.1", 3), ("MEM_E1.0", 0), ("SXM_W", 0), ("MEM_W0.1", 0)]
     for res, (queue, cycle) in zip(results, expected, strict=True):
-        assert not res.timeout and res.status & 4, res
+        assert not res.timeout and res.status & STATUS_ERROR, res
         assert res.errors == [queue] and res.cycles == cycle, (res.errors, res.cycles)
 
 
@@ -181,9 +181,9 @@ def test_two_lane_tile_without_links():
     d, f = 16, 16
     xf, wg, wu, wd = rand_i8(rng, d), rand_i8(rng, (d, f)), rand_i8(rng, (d, f)), \
         rand_i8(rng, (f, d))
-    cases = [(KERNELS["gemv"][0](TWO_LANES, 16, 6), {"x": x, "w": w},
+    cases = [(KERNELS["gemv"].function(TWO_LANES, 16, 6), {"x": x, "w": w},
               {"y": reference.gemv(x, w)}),
-             (KERNELS["ffn"][0](TWO_LANES, d, f, 1, 8),
+             (KERNELS["ffn"].function(TWO_LANES, d, f, 1, 8),
               {"x": xf, "w_gate": wg, "w_up": wu, "w_down": wd},
               {"y": reference.ffn(xf, wg, wu, wd, 1, 8)})]
     built = [_kernel_job(*case) for case in cases]
@@ -193,7 +193,7 @@ def test_two_lane_tile_without_links():
     twin = dataclasses.replace(TWO_LANES, lanes=4)
     transpose = assemble_text("transpose.s", TRANSPOSE_SRC.format(config=twin.directive()))
     sched = schedule(transpose)
-    transpose = dataclasses.replace(transpose, queues=sched.lowered)
+    transpose = sched.image
     assert sched.cycles == 5 and run_golden(transpose, {}, []).error is None
     transpose = dataclasses.replace(transpose, config=TWO_LANES)
     jobs.append(Job(hmap.load_writes(transpose), [], 1000))
@@ -206,7 +206,7 @@ def test_two_lane_tile_without_links():
             np.testing.assert_array_equal(rtl.outputs[sym], ref)
             np.testing.assert_array_equal(gold.outputs[sym], ref)
     stop = results[-1]
-    assert stop.status & 4 and stop.errors == ["SXM_E"] and stop.cycles == 3, stop
+    assert stop.status & STATUS_ERROR and stop.errors == ["SXM_E"] and stop.cycles == 3, stop
     outcomes = differential.run_seeds(range(30), TWO_LANES)
     assert not differential.report(outcomes), differential.report(outcomes)
 
@@ -220,7 +220,7 @@ def test_icebreaker_tile():
     cases = []
     for k, n in [(2, 2), (16, 16), (64, 6)]:
         x, w = rand_i8(rng, k), rand_i8(rng, (k, n))
-        cases.append((KERNELS["gemv"][0](cfg, k, n), {"x": x, "w": w},
+        cases.append((KERNELS["gemv"].function(cfg, k, n), {"x": x, "w": w},
                       {"y": reference.gemv(x, w)}))
     built = [_kernel_job(*case) for case in cases]
     results = rtl_tile.run_jobs(cfg, [job for job, _ in built])
@@ -248,12 +248,12 @@ def test_schedule_violation_raises_the_error_flag():
     """A WRITE of a stream that holds no value (the static checker rejects it, so the program
     is built directly) stops the RTL and the golden model in the same cycle, same source."""
     items = [Item(BY_MNEMONIC["NOP"], {"n": 2}), Item(BY_MNEMONIC["WRITE"], {"addr": 0, "a": 5})]
-    prog = Program(CFG, queues={"MEM_W0.0": items})
+    prog = LoweredProgram(CFG, queues={"MEM_W0.0": items})
     gold = run_golden(prog, {}, [])
     assert gold.error is not None and gold.error.queue == "MEM_W0.0" and gold.cycles == 2
     words = [encode(it.instr, it.values) for it in items]
     res = rtl_tile.run_jobs(CFG, [_raw_job(HostMap(CFG), "MEM_W0.0", words)])[0]
-    assert res.status & 4 and res.errors == ["MEM_W0.0"] and res.cycles == gold.cycles
+    assert res.status & STATUS_ERROR and res.errors == ["MEM_W0.0"] and res.cycles == gold.cycles
 
 
 def test_cli_run_on_verilator_matches_golden(tmp_path):
@@ -261,7 +261,7 @@ def test_cli_run_on_verilator_matches_golden(tmp_path):
     from lpu.sw.cli import main
 
     src = tmp_path / "gemv.s"
-    src.write_text(KERNELS["gemv"][0](CFG, 16, 24))
+    src.write_text(KERNELS["gemv"].function(CFG, 16, 24))
     rng = np.random.default_rng(3)
     np.save(tmp_path / "x.npy", rand_i8(rng, 16))
     np.save(tmp_path / "w.npy", rand_i8(rng, (16, 24)))
@@ -296,7 +296,7 @@ def test_cli_waves(tmp_path):
 
     """--waves dumps the run's waveform (FST, or VCD without the lz4/zlib headers)."""
     src = tmp_path / "silu.s"
-    src.write_text(KERNELS["silu"][0](CFG, 16))
+    src.write_text(KERNELS["silu"].function(CFG, 16))
     np.save(tmp_path / "x.npy", np.arange(16, dtype=np.int8))
     assert main(["run", str(src), "--backend", "verilator", "--in", f"x={tmp_path}/x.npy",
                  "--waves", str(tmp_path / "run.fst")]) == 0

@@ -7,7 +7,6 @@ each model is built once. Every test drives the bridge's ``rx`` pin and reads it
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import numpy as np
@@ -37,9 +36,9 @@ def _gemv(cfg, k, n, seed):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, k, dtype=np.int8)
     w = rng.integers(-128, 128, (k, n), dtype=np.int8)
-    prog = assemble_text("gemv.s", KERNELS["gemv"][0](cfg, k, n))
+    prog = assemble_text("gemv.s", KERNELS["gemv"].function(cfg, k, n))
     sched = schedule(prog)
-    return dataclasses.replace(prog, queues=sched.lowered), sched, {"x": x, "w": w}
+    return sched.image, sched, {"x": x, "w": w}
 
 
 @pytest.mark.parametrize("board", ["ulx3s", "icebreaker"])
@@ -126,7 +125,7 @@ def test_cli_uart_backend_through_a_pty(tmp_path):
     equals numpy's and its cycles equal the prediction."""
     _, sched, inputs = _gemv(CFG, 16, 16, 3)
     src = tmp_path / "gemv.s"
-    src.write_text(KERNELS["gemv"][0](CFG, 16, 16))
+    src.write_text(KERNELS["gemv"].function(CFG, 16, 16))
     for name, arr in inputs.items():
         np.save(tmp_path / f"{name}.npy", arr)
     argv = [sys.executable, "-m", "lpu.sw.cli", "run", str(src), "--backend", "uart",

@@ -7,8 +7,8 @@ pytest.importorskip("amaranth")
 
 from lpu.hw.catalog import unit_factories
 from lpu.hw.synth import synthesize
+from lpu.hw.verilog import write_verilog
 from lpu.sw.config import TileConfig
-from lpu.verif.harness import write_verilog
 
 CFG = TileConfig.named("tiny")
 

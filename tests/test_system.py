@@ -307,7 +307,7 @@ def test_split_gemv_one_tile_is_the_gemv(capsys):
     for extra in ([], ["--tiles", "1"], ["--tiles", "1", "--ppm", "100"]):
         assert main(["kernel", "gemv", "--config", "small", "--k", "16", "--n", "32", *extra]) == 0
         outs.append(capsys.readouterr().out)
-    assert outs[0] == outs[1] == outs[2] == KERNELS["gemv"][0](SMALL, 16, 32)
+    assert outs[0] == outs[1] == outs[2] == KERNELS["gemv"].function(SMALL, 16, 32)
 
 
 @pytest.mark.parametrize(("k", "n", "tiles", "ppm"), [(8, 2016, 4, [0, 10000, -10000, 10000]),

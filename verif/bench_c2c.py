@@ -127,9 +127,10 @@ def per_clock_set(cfg: TileConfig, rounds: int, lead: int,
 
 
 def sizes(config: str) -> list[str]:
+    from lpu.hw.verilog import write_verilog
+
     from ..hw.catalog import unit_factories
     from ..hw.synth import synthesize
-    from .harness import write_verilog
 
     units = unit_factories(TileConfig.named(config))
     rows = []

@@ -41,7 +41,7 @@ def kernel_speed_table(config: str, repeat: int = 3, seed: int = 0) -> list[str]
             "raw Verilator cycles/s | harness cost (raw / harness) |",
             "|---|---:|:---:|:---:|---:|---:|---:|"]
     for name, args in KERNEL_RUNS[config]:
-        prog = assemble_text(f"{name}.s", KERNELS[name][0](cfg, *args))
+        prog = assemble_text(f"{name}.s", KERNELS[name].function(cfg, *args))
         sched = schedule(prog)
         prog = sched.image
         inputs = _inputs(prog, INPUTS[name], rng)

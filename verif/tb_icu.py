@@ -38,7 +38,7 @@ from lpu.sw.isa import (
     stream_operand,
     stream_text,
 )
-from lpu.sw.program import Item, Program
+from lpu.sw.program import Item, LoweredProgram
 
 NOP_MAX = 65535
 HALT_WORD = 0
@@ -80,7 +80,7 @@ class Expected:
 class _RecordingTile(GoldenTile):
     """GoldenTile with the units' data paths replaced by a recorder of the watched queue."""
 
-    def __init__(self, program: Program, watch: str):
+    def __init__(self, program: LoweredProgram, watch: str):
         super().__init__(program)
         self.watch = watch
         self.issued: list[tuple[int, Instr, dict[str, int]]] = []
@@ -98,6 +98,9 @@ class _RecordingTile(GoldenTile):
                 if q.sync == t:
                     self.sync_starts.append(t)
         return notify
+
+    def skip_idle(self, limit):
+        """Step every cycle: the recorder samples the watched queue's SYNC wait per cycle."""
 
     def issue(self, q, instr, v, t):
         if instr is ILLEGAL:
@@ -159,7 +162,7 @@ class IcuModel:
         halt = Item(BY_MNEMONIC["HALT"], {})
         releases = sorted(set(strays))
         for _ in range(10_000):
-            prog = Program(self.cfg, queues={q.name: [halt] for q in self.cfg.queues})
+            prog = LoweredProgram(self.cfg, queues={q.name: [halt] for q in self.cfg.queues})
             prog.queues[self.queue] = items
             prog.queues[self.helper] = self._helper_items(releases)
             tile = _RecordingTile(prog, self.queue)

@@ -30,10 +30,10 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from lpu.sw import uartproto as up
+from lpu.sw.hostjob import Job
 from lpu.sw.hostmap import HostMap
 from lpu.sw.uarthost import job_steps, transact
 from lpu.verif.bus import as_int, config_from_env, env_int
-from lpu.verif.rtl_tile import Job
 
 PERIOD_NS = 10
 #: Simulated cycles one ``("wait", seconds)`` step of the host takes (a status poll pause).
