@@ -90,7 +90,7 @@ def corpus() -> tuple[tuple[str, str], ...]:
                     out.append((f"kernel {name} --config {preset} {' '.join(args)}",
                                 generate(name, preset, args)))
         with contextlib.suppress(LpuError, ValueError, TypeError):
-            system = SYSTEM_ONLY["pingpong"][0](cfg, tiles=2, ppm=0.0, rounds=2)
+            system = SYSTEM_ONLY["pingpong"].function(cfg, tiles=2, ppm=0.0, rounds=2)
             for i, prog in enumerate(system.programs):
                 out.append((f"kernel pingpong --config {preset} --rounds 2, tile {i}",
                             disassemble(prog)))
@@ -128,7 +128,7 @@ def systems() -> tuple[tuple[str, bytes], ...]:
     for preset in ("small", "default"):
         cfg = PRESETS[preset]
         for tiles in (2, 3):
-            system = SYSTEM_ONLY["pingpong"][0](cfg, tiles=tiles, ppm=0.0, rounds=2)
+            system = SYSTEM_ONLY["pingpong"].function(cfg, tiles=tiles, ppm=0.0, rounds=2)
             out.append((f"kernel pingpong --config {preset} --tiles {tiles} --rounds 2",
                         write_system(system)))
     return tuple(out)
