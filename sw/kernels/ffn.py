@@ -106,6 +106,15 @@ def vxm_chain(b: Builder, ch: Chain, t: int, h_slice: str, h_addr: int, nb: int)
     return w
 
 
+def least_d(cfg: TileConfig, ch: Chain | None = None) -> int:
+    """The smallest d whose blocks come ``ch.span`` or more cycles apart, so each block's VXM
+    chain ends before the next one's results arrive: a block is d / lanes MXM tiles of
+    MIN_TILE_CYCLES or more cycles each, or on a tile of fewer lanes 2 cycles per tile (its
+    IW and ABCB), d cycles in all."""
+    span = (ch or chain()).span
+    return max(-(-span // MIN_TILE_CYCLES) * cfg.lanes, span)
+
+
 def ffn_words(cfg: TileConfig, db: int, fb: int) -> int:
     """Words bank 0 of each MEM slice takes for ``db`` and ``fb`` blocks of d and f: w_gate,
     w_up, w_down, x, h and y as ``ffn`` lays them out."""
@@ -153,14 +162,11 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
     if cfg.vxm_alus < 3:
         raise KernelError(f"ffn needs 3 VXM ALUs; this tile has {cfg.vxm_alus}")
     ch = chain()
-    # A block takes d / lanes MXM tiles of MIN_TILE_CYCLES or more cycles each (a 2-lane tile:
-    # 2 cycles, so d itself counts): that many keep blocks ch.span cycles apart.
-    per_lane = -(-ch.span // MIN_TILE_CYCLES)
-    min_d = max(per_lane * cfg.lanes, ch.span)
+    min_d = least_d(cfg, ch)
     if d < min_d:
-        raise KernelError(f"ffn needs --d >= {min_d} ({per_lane} x lanes, at least {ch.span}) "
-                          "so each block's VXM chain finishes before the next block's results "
-                          "arrive")
+        raise KernelError(f"ffn needs --d >= {min_d} ({-(-ch.span // MIN_TILE_CYCLES)} x lanes, "
+                          f"at least {ch.span}) so each block's VXM chain finishes before the "
+                          "next block's results arrive")
     if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or \
             not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
         raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "

@@ -206,13 +206,14 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
                 act = f"{MXM[h]}.ACT"
                 # IW after this tile's last LW has landed, ABCB after its slot's LA has.
                 c = max(t + latency("LW"), task.la_at[kt] + latency("LA")) + 1
-                while not (b.free(act, c) and b.free(act, c + 1)):
+                installed = latency("IW") + 1  # ABCB after IW: it uses the new weights
+                while not (b.free(act, c) and b.free(act, c + installed)):
                     c += 1
                 b.put(act, c, "IW")
-                b.put(act, c + 1, "ABCB", kt, task.acc, int(kt > 0))
+                b.put(act, c + installed, "ABCB", kt, task.acc, int(kt > 0))
                 task.iw_at = c
                 if kt == task.k // L - 1:
-                    on_block(task, nb, c + 1)
+                    on_block(task, nb, c + installed)
                     task.acc ^= 1
         t += 1
 
