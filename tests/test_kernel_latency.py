@@ -22,8 +22,8 @@ from lpu.sw.config import TileConfig
 from lpu.sw.golden import run_golden
 from lpu.sw.kernels import KERNELS
 from lpu.sw.kernels.ffn import least_d
-from lpu.sw.kernels.gemv_split import split_gemv
-from lpu.sw.kernels.pingpong import pingpong
+from lpu.sw.kernels.gemv_split import split_gemv, split_gemv_sources
+from lpu.sw.kernels.pingpong import pingpong, pingpong_sources
 from lpu.sw.schedule import schedule
 from lpu.sw.system import run_system_golden
 
@@ -143,8 +143,9 @@ KERNEL_RUNS = {
     "requant-small": lambda: check_requant(SMALL),
     "split-gemv-2": lambda: check_split_gemv(SMALL, 16, 32, 2, [0, 0]),
     "split-gemv-3-drift": lambda: check_split_gemv(SMALL, 16, 48, 3, [0, 100, -100]),
+    "pingpong-2": lambda: check_pingpong(SMALL, 12, 2, [0, 0]),
     "pingpong-3": lambda: check_pingpong(SMALL, 8, 3, [0, 0, 0]),
-    "pingpong-2-drift": lambda: check_pingpong(ULX3S, 6, 2, [0, 100]),
+    "pingpong-2-drift": lambda: check_pingpong(ULX3S, 12, 2, [0, 100]),
 }
 
 DEEPER = [pytest.param(ms, extra, id=f"{name}+{extra}") for name, ms in DEEPENABLE
@@ -158,6 +159,13 @@ def test_kernel_exact_with_deeper_pipelines(monkeypatch, mnemonics, extra, kerne
     """Every kernel regenerated for deeper unit pipelines schedules and runs exact."""
     deepen(monkeypatch, mnemonics, extra)
     KERNEL_RUNS[kernel]()
+
+
+@pytest.mark.parametrize("extra", [1, 2])
+def test_sxm_runs_use_the_sxm(monkeypatch, extra):
+    """The SXM runs above go through the SXM: pingpong-2 copies a value through SHIFT."""
+    deepen(monkeypatch, pipelined("SXM"), extra)
+    assert any("SHIFT.i8" in t for t in pingpong_sources(SMALL, 12, 2)[0])
 
 
 def test_today_table_runs_every_kernel():
@@ -203,8 +211,6 @@ def generated_texts() -> dict[str, str]:
         "silu-ulx3s": lambda: KERNELS["silu"].function(ULX3S, 64),
         "gelu-small": lambda: KERNELS["gelu"].function(SMALL, 64),
     }
-    from lpu.sw.kernels.gemv_split import split_gemv_sources
-    from lpu.sw.kernels.pingpong import pingpong_sources
     texts = {name: make() for name, make in cases.items()}
     for tiles, ppm in ((2, 0), (3, 100)):
         for i, t in enumerate(split_gemv_sources(SMALL, 32, 32 * tiles, tiles, ppm)[0]):
