@@ -1,10 +1,10 @@
 """A small helper for kernel generators: place instructions by cycle, emit assembly text.
 
-Generators decide every issue cycle themselves (the arrival rule is
-``issue + latency + hops``, every latency read from the ISA table by ``latency`` when the
-generator runs, so deepening a unit's pipeline is an edit of ``sw/isa.py`` alone); the builder keeps per-queue and per-MEM-slice occupancy so a
-generator can search for free slots, folds regular runs into ``REPEAT``, and renders the text
-that the assembler then checks like any user's program.
+Generators decide every issue cycle themselves (the arrival rule is ``issue + latency +
+hops``, every latency read from the ISA table by ``latency`` when the generator runs, so a
+deeper unit pipeline is an edit of ``sw/isa.py`` alone); the builder keeps per-queue and
+per-MEM-slice occupancy so a generator can search for free slots, folds regular runs into
+``REPEAT``, and renders the text that the assembler then checks like any user's program.
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ def pointwise(cfg: TileConfig, title: str, n: int, in_dtype: str, out_dtype: str
 
 
 def requant(cfg: TileConfig, n: int, mult: int, shift: int) -> str:
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or \
+            not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
         raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "
                           f"{shift}")
     return pointwise(cfg, f"requant n={n} mult={mult} shift={shift}: y = sat8(round(x*mult "

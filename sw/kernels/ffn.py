@@ -176,7 +176,8 @@ def ffn(cfg: TileConfig, d: int, f: int, mult: int, shift: int) -> str:
                      f"requant mult={mult} shift={shift}")
     layout = Layout(cfg)
     fb = f // cfg.lanes
-    b.symbol_base["w_gate"] = declare_weights(b, layout, "w_gate", d, f, dict.fromkeys(range(fb), "W"))
+    b.symbol_base["w_gate"] = declare_weights(b, layout, "w_gate", d, f,
+                                              dict.fromkeys(range(fb), "W"))
     b.symbol_base["w_up"] = declare_weights(b, layout, "w_up", d, f, dict.fromkeys(range(fb), "E"))
     db = d // cfg.lanes
     down_owner = {nb: HEMIS[nb % 2] for nb in range(db)}

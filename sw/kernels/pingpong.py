@@ -14,9 +14,10 @@ rules allow, so rounds overlap (``docs/programming.md``, "Multi-tile systems"):
   of a link is SENT ``margin`` or more cycles after vector j was RECVed;
 * the value travels READ -> SEND, RECV -> ADDI -> SEND and RECV -> WRITE on stream diagonals
   nothing else writes (``Diagonals``). The leaf's RECV -> SEND path is fixed: the RECV and
-  ADDI latencies + 2 x the hops between its C2C slice and the VXM (12 on ``small``). When that is a multiple of the frame,
-  RECVs and SENDs one frame apart would want the same C2C queue cycles, so a round may take
-  one cycle more through a ``SHIFT.i8 .., 0`` (a copy) in the SXM between the two;
+  ADDI latencies + 2 x the hops between its C2C slice and the VXM (12 on ``small``). When
+  that is a multiple of the frame, RECVs and SENDs one frame apart would want the same C2C
+  queue cycles, so a round may take the SHIFT latency (one cycle) more through a
+  ``SHIFT.i8 .., 0`` (a copy) in the SXM between the two;
 * with ``ppm`` > 0 every tile issues ``RUNTIME_DESKEW`` at the plan's cycles D, 2D, ... up to
   its last SEND or RECV (``deskew_plan``); ``deskew=False`` leaves them out (a negative
   control), every other instruction keeping its cycle.
@@ -222,8 +223,9 @@ class _Planner:
         (ADDI queue, cycle, stream), the SXM pass (queue, cycle, stream) or None, SEND cycle.
 
         The value goes from the C2C slice to the VXM and back (a slice consumes only values
-        made upstream of it), in 2 + 2 x hops cycles; or, when the SEND cannot issue then,
-        one cycle later through ``SHIFT.i8 .., 0`` (a copy) in the SXM on the way back."""
+        made upstream of it), in the RECV and ADDI latencies + 2 x hops cycles; or, when the
+        SEND cannot issue then, later through ``SHIFT.i8 .., 0`` (a copy) in the SXM on the
+        way back."""
         b, diags = leaf.b, leaf.diags
         if not self.c2c_free(leaf, c2c, t):
             return None
