@@ -33,7 +33,7 @@ HEMIS = ("W", "E")
 MXM = {"W": "MXM_W", "E": "MXM_E"}
 TOWARD_MXM = {"W": "W", "E": "E"}  # weights and x travel toward their MXM
 FROM_MXM = {"W": "E", "E": "W"}  # results travel back over the MEM slices
-MIN_TILE_CYCLES = 4  # feeders keep an MXM weight tile this many LW cycles or more
+MIN_TILE_CYCLES = 4  # LW cycles per MXM weight tile the feeders keep (fewer lanes: lanes)
 EMIT_SEARCH = 256  # cycles after a block's sum is ready in which store_block looks for a slot
 
 
