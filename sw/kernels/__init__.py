@@ -1,8 +1,9 @@
 """Kernel generators: each returns assembly text for the same assembler users run.
 
 ``lpu kernel NAME --PARAM VALUE ...`` picks one by name; ``KERNELS`` lists them, each a
-``KernelSpec`` with its integer parameters and defaults (None: required). ``SYSTEM_KERNELS`` lists the kernels that
-also split over a star of tiles (``--tiles N [--ppm P]``): each builds a ``SystemImage``.
+``KernelSpec`` with its integer parameters and defaults (None: required). ``SYSTEM_KERNELS``
+lists the kernels that also split over a star of tiles (``--tiles N [--ppm P]``): each builds
+a ``SystemImage``.
 ``SYSTEM_ONLY`` lists, the same way, the kernels that exist only on a system (2 tiles or more;
 ``--tiles`` defaults to 2).
 """

@@ -1,9 +1,10 @@
 """A small helper for kernel generators: place instructions by cycle, emit assembly text.
 
-Generators decide every issue cycle themselves (the arrival rule is
-``issue + latency + hops``); the builder keeps per-queue and per-MEM-slice occupancy so a
-generator can search for free slots, folds regular runs into ``REPEAT``, and renders the text
-that the assembler then checks like any user's program.
+Generators decide every issue cycle themselves (the arrival rule is ``issue + latency +
+hops``, every latency read from the ISA table by ``latency`` when the generator runs, so a
+deeper unit pipeline is an edit of ``sw/isa.py`` alone); the builder keeps per-queue and
+per-MEM-slice occupancy so a generator can search for free slots, folds regular runs into
+``REPEAT``, and renders the text that the assembler then checks like any user's program.
 """
 
 from __future__ import annotations
@@ -13,6 +14,23 @@ from dataclasses import dataclass
 from ..config import PRESETS, TileConfig
 from ..isa import BY_MNEMONIC
 from ..schedule import NOP_MAX
+
+
+def latency(mnemonic: str) -> int:
+    """The ISA table's latency of ``mnemonic`` (a type suffix is ignored): a consumer
+    ``hops`` slices downstream issues ``latency + hops`` cycles after the producer."""
+    return BY_MNEMONIC[mnemonic.split(".")[0]].latency
+
+
+def bank_write(write: int) -> int:
+    """The cycle in which a WRITE issued in cycle ``write`` writes its MEM bank (no READ of
+    that bank queue may issue then)."""
+    return write + latency("WRITE")
+
+
+def write_visible(write: int) -> int:
+    """The first cycle a READ sees what a WRITE issued in cycle ``write`` stored."""
+    return bank_write(write) + 1
 
 
 class KernelError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import TileConfig
 from ..isa import DTYPE_INFO
-from .builder import Builder, KernelError, need_slices, tile_name
+from .builder import Builder, KernelError, latency, need_slices, tile_name
 from .gemv import Layout, check_multiple
 
 VXM = "VXM"
@@ -41,7 +41,7 @@ def check_fit(cfg: TileConfig, n: int, in_dtype: str) -> None:
 
 
 def pointwise(cfg: TileConfig, title: str, n: int, in_dtype: str, out_dtype: str,
-              op: str, latency: int, setup: list[tuple[str, tuple]] = ()) -> str:
+              op: str, setup: list[tuple[str, tuple]] = ()) -> str:
     need_slices(cfg, op.lower(), "MEM_W0", "VXM", "MEM_E0")
     check_multiple(cfg, n=n)
     src, dst = _queues(cfg, "W"), _queues(cfg, "E")
@@ -59,32 +59,34 @@ def pointwise(cfg: TileConfig, title: str, n: int, in_dtype: str, out_dtype: str
     for c, (name, args) in enumerate(setup):
         b.put("VXM.0", c, name, *args)
     planes = DTYPE_INFO[in_dtype].bytes
-    t0 = max(len(setup), max(1 + b.hops(s, VXM) for s, _ in src))
+    read = latency("READ")
+    t0 = max(len(setup), max(read + b.hops(s, VXM) for s, _ in src))
     for c in range(chunks):
         t = t0 + c
         for j in range(planes):
             w = c * planes + j
             s, bank = src[w % 4]
-            b.put(f"{s}.{bank}", t - 1 - b.hops(s, VXM), "READ", x_base[bank] + w // 4, f"E{j}",
+            b.put(f"{s}.{bank}", t - read - b.hops(s, VXM), "READ", x_base[bank] + w // 4, f"E{j}",
                   step=0)
         b.put("VXM.0", t, op, "E0", "E4")
         s, bank = dst[c % 4]
-        b.put(f"{s}.{bank}", t + latency + b.hops(VXM, s), "WRITE", y_base[bank] + c // 4, "E4",
+        b.put(f"{s}.{bank}", t + latency(op) + b.hops(VXM, s), "WRITE", y_base[bank] + c // 4, "E4",
               step=0)
     return b.render()
 
 
 def requant(cfg: TileConfig, n: int, mult: int, shift: int) -> str:
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (mult, shift)) or \
+            not -(1 << 15) <= mult < 1 << 15 or not 0 <= shift < 64:
         raise KernelError(f"--mult must be in -32768..32767 and --shift in 0..63, not {mult}, "
                           f"{shift}")
     return pointwise(cfg, f"requant n={n} mult={mult} shift={shift}: y = sat8(round(x*mult "
-                     f">> shift))", n, "i32", "i8", "REQUANT", 3, [("QPARAM", (mult, shift))])
+                     f">> shift))", n, "i32", "i8", "REQUANT", [("QPARAM", (mult, shift))])
 
 
 def silu(cfg: TileConfig, n: int) -> str:
-    return pointwise(cfg, f"silu n={n}: y = silu(x), Q3.4", n, "i8", "i8", "SILU", 2)
+    return pointwise(cfg, f"silu n={n}: y = silu(x), Q3.4", n, "i8", "i8", "SILU")
 
 
 def gelu(cfg: TileConfig, n: int) -> str:
-    return pointwise(cfg, f"gelu n={n}: y = gelu(x), Q3.4", n, "i8", "i8", "GELU", 2)
+    return pointwise(cfg, f"gelu n={n}: y = gelu(x), Q3.4", n, "i8", "i8", "GELU")

@@ -20,12 +20,21 @@ from functools import lru_cache
 
 from ..config import TileConfig
 from ..isa import DTYPE_INFO
-from .builder import Builder, KernelError, overfull_text, tile_name
+from .builder import (
+    Builder,
+    KernelError,
+    bank_write,
+    latency,
+    overfull_text,
+    tile_name,
+)
 
 HEMIS = ("W", "E")
 MXM = {"W": "MXM_W", "E": "MXM_E"}
 TOWARD_MXM = {"W": "W", "E": "E"}  # weights and x travel toward their MXM
 FROM_MXM = {"W": "E", "E": "W"}  # results travel back over the MEM slices
+MIN_TILE_CYCLES = 4  # LW cycles per MXM weight tile the feeders keep (fewer lanes: lanes)
+EMIT_SEARCH = 256  # cycles after a block's sum is ready in which store_block looks for a slot
 
 
 def hemispheres(cfg: TileConfig) -> tuple[str, ...]:
@@ -63,7 +72,7 @@ def feeders(cfg: TileConfig, h: str) -> list[tuple[str, int]]:
     slices = [f"MEM_{h}{j}" for j in range(cfg.mem_slices)]
     all_feeders = [(s, bank) for s in slices for bank in range(cfg.mem_banks)]
     count = max((f for f in range(1, len(all_feeders) + 1)
-                 if cfg.lanes % f == 0 and cfg.lanes // f >= 4), default=1)
+                 if cfg.lanes % f == 0 and cfg.lanes // f >= MIN_TILE_CYCLES), default=1)
     return all_feeders[:count]
 
 
@@ -141,6 +150,7 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
     cfg = b.cfg
     L = cfg.lanes
     slices = mem_slices(cfg)
+    read = latency("READ")
     for task in tasks:
         f = len(feeders(cfg, task.h))
         task.tiles = [(nb, kt) for nb in task.blocks for kt in range(task.k // L)]
@@ -154,23 +164,23 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
         for kt in range(kt_count):
             src = slices[kt % len(slices)]
             while not (b.free(act, t) and
-                       t - 1 - b.hops(src, MXM[task.h]) >= (x_ready or {}).get(kt, 0) and
-                       b.free(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]))):
+                       t - read - b.hops(src, MXM[task.h]) >= (x_ready or {}).get(kt, 0) and
+                       b.free(f"{src}.0", t - read - b.hops(src, MXM[task.h]))):
                 t += 1
-            b.put(f"{src}.0", t - 1 - b.hops(src, MXM[task.h]), "READ",
+            b.put(f"{src}.0", t - read - b.hops(src, MXM[task.h]), "READ",
                   x_base + kt // len(slices), xs, step=0, comment=f"x chunk {kt}")
             b.put(act, t, "LA", kt, xs, step=0)
             task.la_at[kt] = t
             t += 1
     bases = {task.h: task for task in tasks}
-    t = start + 1
+    t = start + read
     while any(task.i < len(task.tiles) for task in tasks):
         ready = {}
         for task in tasks:
             if task.i >= len(task.tiles):
                 continue
             feed = feeders(cfg, task.h)
-            reads = [(f"{sl}.{bank}", t - 1 - b.hops(sl, MXM[task.h])) for sl, bank in feed]
+            reads = [(f"{sl}.{bank}", t - read - b.hops(sl, MXM[task.h])) for sl, bank in feed]
             ready[task.h] = all(b.free(q, r) for q, r in reads) and \
                 b.free(f"{MXM[task.h]}.WGT", t) and (task.row or t >= task.iw_at)
         go = [h for h, ok in ready.items() if ok]
@@ -182,7 +192,7 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
             base = b.symbol_base[task.w_name]
             for j, (sl, bank) in enumerate(feed):
                 q = f"{sl}.{bank}"
-                b.put(q, t - 1 - b.hops(sl, MXM[h]), "READ", base[bank] + task.addr[j],
+                b.put(q, t - read - b.hops(sl, MXM[h]), "READ", base[bank] + task.addr[j],
                       f"{TOWARD_MXM[h]}{j}", step=0)
                 task.addr[j] += 1
             b.put(f"{MXM[h]}.WGT", t, "LW", task.row, f"{TOWARD_MXM[h]}0", len(feed), step=0)
@@ -194,14 +204,16 @@ def stream_gemv(b: Builder, tasks: list[Task], x_base: int, start: int, on_block
                 nb, kt = task.tiles[task.i]
                 task.i += 1
                 act = f"{MXM[h]}.ACT"
-                c = max(t, task.la_at[kt]) + 1  # ABCB reads its slot after the LA
-                while not (b.free(act, c) and b.free(act, c + 1)):
+                # IW after this tile's last LW has landed, ABCB after its slot's LA has.
+                c = max(t + latency("LW"), task.la_at[kt] + latency("LA")) + 1
+                installed = latency("IW") + 1  # ABCB after IW: it uses the new weights
+                while not (b.free(act, c) and b.free(act, c + installed)):
                     c += 1
                 b.put(act, c, "IW")
-                b.put(act, c + 1, "ABCB", kt, task.acc, int(kt > 0))
+                b.put(act, c + installed, "ABCB", kt, task.acc, int(kt > 0))
                 task.iw_at = c
                 if kt == task.k // L - 1:
-                    on_block(task, nb, c + 1)
+                    on_block(task, nb, c + installed)
                     task.acc ^= 1
         t += 1
 
@@ -253,11 +265,12 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int,
     targets = plane_stores(b.cfg, task.h)
     rounds = emissions(b.cfg)
     z = result_stream(b.cfg)
-    for c in range(abcb + 2, abcb + 2 + 256):
-        writes = [(f"{s}.{bank}", c + r + 1 + b.hops(MXM[task.h], s))
+    ready = abcb + latency("ABCB")  # the first cycle an ACC sees the last ABCB's sum
+    for c in range(ready, ready + EMIT_SEARCH):
+        writes = [(f"{s}.{bank}", c + r + latency("ACC") + b.hops(MXM[task.h], s))
                   for r in range(rounds) for s, bank in targets]
         if all(b.free(act, c + r) for r in range(rounds)) and \
-                all(b.free(q, w) and b.free(q, w + 1) for q, w in writes):
+                all(b.free(q, w) and b.free(q, bank_write(w)) for q, w in writes):
             break
     else:
         raise AssertionError(f"no cycle to emit block {nb} from {MXM[task.h]}")
@@ -271,8 +284,8 @@ def store_block(b: Builder, task: Task, nb: int, abcb: int,
               step=0, comment=f"y block {nb} plane {j}")
         stored.append((q, w, addr))
     for q, w in writes:  # the bank is written then: no READ in that cycle
-        if b.free(q, w + 1):
-            b.reserve(q, w + 1)
+        if b.free(q, bank_write(w)):
+            b.reserve(q, bank_write(w))
     return stored
 
 

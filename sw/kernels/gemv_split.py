@@ -23,7 +23,7 @@ from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
 from ..isa import E, W
 from ..system import Part, SystemSymbol
-from .builder import Builder, KernelError
+from .builder import Builder, KernelError, bank_write, latency, write_visible
 from .gemv import build_gemv, check_fit, check_multiple, check_tile, hemispheres, plane_stores
 from .multitile import (
     LINK_BUFFER,
@@ -68,6 +68,7 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
     d = W if c == 0 else E  # toward the C2C slice
     vectors, last = [], -frame
     pending = sorted(g.stores, key=lambda s: (s[3], s[0], s[1]))  # in the order stored
+    read = latency("READ")
     t = 0
     while pending:
         # One vector per link frame; each cycle, the first stored plane that can go then.
@@ -75,12 +76,12 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
         pick = None
         if b.free(c2c, t):
             for i, (_, _, q, w, _) in enumerate(pending):
-                if w + 3 > t:
-                    break  # READ no earlier than 2 cycles after the WRITE (and later ones)
+                if write_visible(w) + read > t:
+                    break  # no READ sees this WRITE (or a later one) in time for t
                 m = b.pos(q.split(".")[0])
-                rd = t - 1 - abs(m - c)
-                if rd >= w + 2 and b.free(q, rd):
-                    s = diags.find(d, rd + 2, m)
+                rd = t - read - abs(m - c)
+                if rd >= write_visible(w) and b.free(q, rd):
+                    s = diags.find(d, rd + read + 1, m)
                     if s is not None:
                         pick = i
                         break
@@ -89,8 +90,8 @@ def _leaf(cfg: TileConfig, k: int, nt: int, n: int, tile: int, port: tuple[str, 
             continue
         nb, j, q, _, addr = pending.pop(pick)
         m = b.pos(q.split(".")[0])
-        rd = t - 1 - abs(m - c)
-        stream = diags.take(d, s, rd + 2, m)
+        rd = t - read - abs(m - c)
+        stream = diags.take(d, s, rd + read + 1, m)
         b.put(q, rd, "READ", addr, stream, step=0, comment=f"y block {nb} plane {j} to tile 0")
         b.put(c2c, t, "SEND", stream, link)
         vectors.append(Vector(first // cfg.lanes + nb, j, t))
@@ -120,6 +121,7 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
     last = [-1] * len(incoming)
     recvs: list[list[int]] = [[] for _ in incoming]
     final = 0
+    recv = latency("RECV")
     while any(queues):
         i = min((i for i, qv in enumerate(queues) if qv),
                 key=lambda i: (queues[i][0].send, i))
@@ -132,18 +134,18 @@ def _root(cfg: TileConfig, k: int, nt: int, n: int, plan: DeskewPlan, deskew: bo
         hops, d = abs(m - c), (E if m > c else W)
         r = max(vec.send + bound + plan.margin, last[i] + 1)
         while True:
-            w = r + 1 + hops
+            w = r + recv + hops
             ok = b.free(c2c, r) and not (c2c == deskew_q and is_deskew(plan, r)) and \
-                b.free(q, w) and b.free(q, w + 1)
-            s = diags.find(d, r + 2, c) if ok else None
+                b.free(q, w) and b.free(q, bank_write(w))
+            s = diags.find(d, r + recv + 1, c) if ok else None
             if s is not None:
                 break
             r += 1
-        stream = diags.take(d, s, r + 2, c)
+        stream = diags.take(d, s, r + recv + 1, c)
         b.put(c2c, r, "RECV", link, stream)
         b.put(q, w, "WRITE", addr, stream, step=0,
               comment=f"y block {vec.block} plane {vec.plane} from {c2c} link {link}")
-        b.reserve(q, w + 1)
+        b.reserve(q, bank_write(w))
         last[i] = r
         recvs[i].append(r)
         final = max(final, r)

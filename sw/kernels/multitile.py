@@ -151,7 +151,8 @@ def op_writes(op) -> list[tuple[int, int, int]]:
     instr = BY_MNEMONIC[mnemonic]
     if not instr.writes:
         return []
-    values = {f.name: DTYPES.index(sfx) for f, sfx in zip(instr.dtype_fields, suffixes, strict=True)}
+    values = {f.name: DTYPES.index(sfx)
+              for f, sfx in zip(instr.dtype_fields, suffixes, strict=True)}
     for f, arg in zip(instr.operand_fields, op.args, strict=True):
         values[f.name] = _stream_value(arg) if f.kind == "stream" else arg
     out = []

@@ -13,10 +13,11 @@ rules allow, so rounds overlap (``docs/programming.md``, "Multi-tile systems"):
   its link delivers; a link takes one vector per frame each way; vector j + ``LINK_BUFFER``
   of a link is SENT ``margin`` or more cycles after vector j was RECVed;
 * the value travels READ -> SEND, RECV -> ADDI -> SEND and RECV -> WRITE on stream diagonals
-  nothing else writes (``Diagonals``). The leaf's RECV -> SEND path is fixed: 2 + 2 x the hops
-  between its C2C slice and the VXM (12 on ``small``). When that is a multiple of the frame,
-  RECVs and SENDs one frame apart would want the same C2C queue cycles, so a round may take
-  one cycle more through a ``SHIFT.i8 .., 0`` (a copy) in the SXM between the two;
+  nothing else writes (``Diagonals``). The leaf's RECV -> SEND path is fixed: the RECV and
+  ADDI latencies + 2 x the hops between its C2C slice and the VXM (12 on ``small``). When
+  that is a multiple of the frame, RECVs and SENDs one frame apart would want the same C2C
+  queue cycles, so a round may take the SHIFT latency (one cycle) more through a
+  ``SHIFT.i8 .., 0`` (a copy) in the SXM between the two;
 * with ``ppm`` > 0 every tile issues ``RUNTIME_DESKEW`` at the plan's cycles D, 2D, ... up to
   its last SEND or RECV (``deskew_plan``); ``deskew=False`` leaves them out (a negative
   control), every other instruction keeping its cycle.
@@ -28,9 +29,18 @@ from dataclasses import dataclass, field
 
 from ..c2c import delivery_bound, link_format
 from ..config import TileConfig
-from ..isa import BY_MNEMONIC, E, W
+from ..isa import E, W
 from ..system import Part, SystemSymbol
-from .builder import Builder, KernelError, Op, lowered_words, need_slices, tile_name
+from .builder import (
+    Builder,
+    KernelError,
+    Op,
+    bank_write,
+    latency,
+    lowered_words,
+    need_slices,
+    tile_name,
+)
 from .gemv import Layout, mem_slices
 from .multitile import (
     LINK_BUFFER,
@@ -47,10 +57,6 @@ from .multitile import (
 )
 
 VXM = "VXM"
-READ_LAT = BY_MNEMONIC["READ"].latency
-RECV_LAT = BY_MNEMONIC["RECV"].latency
-ADDI_LAT = BY_MNEMONIC["ADDI"].latency
-SHIFT_LAT = BY_MNEMONIC["SHIFT"].latency
 
 
 @dataclass
@@ -142,20 +148,21 @@ class _Planner:
         lk = self.links[r % len(self.links)]
         root, leaf = self.root, self.leaves[lk.leaf]
         b = root.b
+        read, recv = latency("READ"), latency("RECV")
         # root: READ a[r], SEND it to the leaf
         c2c, link = lk.root_port
         sl, q, addr = self.word("a", r)
         pc, m = b.pos(c2c), b.pos(sl)
         hops, d = abs(pc - m), (E if pc > m else W)
-        s = max(self.first_send(lk.down), READ_LAT + hops, self.start)
+        s = max(self.first_send(lk.down), read + hops, self.start)
         while True:
-            rd = s - READ_LAT - hops
+            rd = s - read - hops
             if self.c2c_free(root, c2c, s) and b.free(q, rd):
-                st = root.diags.find(d, rd + READ_LAT + 1, m)
+                st = root.diags.find(d, rd + read + 1, m)
                 if st is not None:
                     break
             s += 1
-        stream = root.diags.take(d, st, rd + READ_LAT + 1, m)
+        stream = root.diags.take(d, st, rd + read + 1, m)
         b.put(q, rd, "READ", addr, stream, step=0, comment=f"a[{r}] to tile {lk.leaf}")
         b.put(c2c, s, "SEND", stream, link)
         # leaf: RECV, ADDI (and maybe a MOV), SEND back
@@ -169,18 +176,18 @@ class _Planner:
         # Keep clear of the next frame's SENDs on this queue if that costs less than a frame.
         sending = [x.down[-1][0] for x in self.links if x.root_port[0] == c2c and x.down]
         while True:
-            w = rr + RECV_LAT + hops
-            if self.c2c_free(root, c2c, rr) and b.free(q, w) and b.free(q, w + 1) and (
+            w = rr + recv + hops
+            if self.c2c_free(root, c2c, rr) and b.free(q, w) and b.free(q, bank_write(w)) and (
                     rr >= first + self.frame or
                     all(rr <= x or (rr - x) % self.frame for x in sending)):
-                st = root.diags.find(d, rr + RECV_LAT + 1, pc)
+                st = root.diags.find(d, rr + recv + 1, pc)
                 if st is not None:
                     break
             rr += 1
-        stream = root.diags.take(d, st, rr + RECV_LAT + 1, pc)
+        stream = root.diags.take(d, st, rr + recv + 1, pc)
         b.put(c2c, rr, "RECV", link, stream)
         b.put(q, w, "WRITE", addr, stream, step=0, comment=f"out[{r}] from tile {lk.leaf}")
-        b.reserve(q, w + 1)  # the bank is written in w + 1: no READ of that queue then
+        b.reserve(q, bank_write(w))  # the bank is written then: no READ of that queue
         lk.up.append((ls, rr))
         root.last = max(root.last, s, rr)
         rnd = Round(lk.leaf, rd, s, lr, ls, rr, w)
@@ -195,15 +202,16 @@ class _Planner:
         while (path := self._leaf_at(leaf, c2c, t, first_back)) is None:
             t += 1
         (s_in, d_in), (alu, a, s_sum), shift, back = path
+        recv, addi, copy = latency("RECV"), latency("ADDI"), latency("SHIFT")
         pc, pv = b.pos(c2c), b.pos(VXM)
-        z = diags.take(d_in, s_in, t + RECV_LAT + 1, pc)
+        z = diags.take(d_in, s_in, t + recv + 1, pc)
         b.put(c2c, t, "RECV", link, z)
         d_out = W if d_in == E else E
-        z_sum = diags.take(d_out, s_sum, a + ADDI_LAT + 1, pv)
+        z_sum = diags.take(d_out, s_sum, a + addi + 1, pv)
         b.put(alu, a, "ADDI.i8", z, z_sum, lk.leaf, comment=f"a[{r}] + {lk.leaf} back to tile 0")
         if shift is not None:
             sxm, x, s_x = shift
-            z_x = diags.take(d_out, s_x, x + SHIFT_LAT + 1, b.pos(sxm))
+            z_x = diags.take(d_out, s_x, x + copy + 1, b.pos(sxm))
             b.put(sxm, x, "SHIFT.i8", z_sum, z_x, 0, comment="a cycle's delay")
             z_sum = z_x
         b.put(c2c, back, "SEND", z_sum, link)
@@ -215,30 +223,32 @@ class _Planner:
         (ADDI queue, cycle, stream), the SXM pass (queue, cycle, stream) or None, SEND cycle.
 
         The value goes from the C2C slice to the VXM and back (a slice consumes only values
-        made upstream of it), in 2 + 2 x hops cycles; or, when the SEND cannot issue then,
-        one cycle later through ``SHIFT.i8 .., 0`` (a copy) in the SXM on the way back."""
+        made upstream of it), in the RECV and ADDI latencies + 2 x hops cycles; or, when the
+        SEND cannot issue then, later through ``SHIFT.i8 .., 0`` (a copy) in the SXM on the
+        way back."""
         b, diags = leaf.b, leaf.diags
         if not self.c2c_free(leaf, c2c, t):
             return None
+        recv, addi, copy = latency("RECV"), latency("ADDI"), latency("SHIFT")
         pc, pv = b.pos(c2c), b.pos(VXM)
         d_in = E if pv > pc else W
         d_out = W if d_in == E else E
-        s_in = diags.find(d_in, t + RECV_LAT + 1, pc)
+        s_in = diags.find(d_in, t + recv + 1, pc)
         if s_in is None:
             return None
-        a = t + RECV_LAT + abs(pv - pc)
+        a = t + recv + abs(pv - pc)
         alu = next((f"VXM.{i}" for i in range(self.cfg.vxm_alus) if b.free(f"VXM.{i}", a)), None)
-        s_sum = diags.find(d_out, a + ADDI_LAT + 1, pv)
+        s_sum = diags.find(d_out, a + addi + 1, pv)
         if alu is None or s_sum is None:
             return None
-        back = a + ADDI_LAT + abs(pv - pc)
+        back = a + addi + abs(pv - pc)
         if back >= first_back and self.c2c_free(leaf, c2c, back):
             return (s_in, d_in), (alu, a, s_sum), None, back
         sxm = "SXM_" + c2c.removeprefix("C2C_")  # between the C2C slice and the VXM
         ps = b.pos(sxm)
-        x = a + ADDI_LAT + abs(pv - ps)
-        back = x + SHIFT_LAT + abs(ps - pc)
-        s_x = diags.find(d_out, x + SHIFT_LAT + 1, ps)
+        x = a + addi + abs(pv - ps)
+        back = x + copy + abs(ps - pc)
+        s_x = diags.find(d_out, x + copy + 1, ps)
         if s_x is not None and b.free(sxm, x) and back >= first_back and \
                 self.c2c_free(leaf, c2c, back):
             return (s_in, d_in), (alu, a, s_sum), (sxm, x, s_x), back
