@@ -33,13 +33,6 @@ class KernelSpec:
     parameters: dict[str, int | None]
     doc: str
 
-    def __iter__(self):
-        """Unpacks as ``(function, parameters, doc)``, the tuple this type replaced."""
-        return iter((self.function, self.parameters, self.doc))
-
-    def __getitem__(self, i: int):
-        return (self.function, self.parameters, self.doc)[i]
-
     def usage(self) -> str:
         """``--k N --n N [--tiles N [--ppm P]]``: the arguments ``lpu kernel NAME`` takes."""
         args = " ".join(f"--{p} N" for p in self.parameters)
