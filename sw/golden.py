@@ -332,12 +332,13 @@ class GoldenTile:
 
     def _mem(self, q, instr, v, t):
         name, mem = instr.mnemonic, self.mem[self.cfg.slices[q.position].name]
-        self.bank(q, t if instr.bank == "read" else t + 1, instr.bank)
+        done = t + instr.latency  # a read's word leaves, a write's bank is written
+        self.bank(q, t if instr.bank == "read" else done, instr.bank)
         if name == "READ":
-            self.write_stream(q, v["z"], mem[v["addr"]][None, :].copy(), t + 1)
+            self.write_stream(q, v["z"], mem[v["addr"]][None, :].copy(), done)
         elif name == "WRITE":
             data = self.read_stream(q, v["a"], 1, t)[0]
-            self.pending[t + 1].append(("mem", mem, v["addr"], slice(None), data))
+            self.pending[done].append(("mem", mem, v["addr"], slice(None), data))
         else:
             addrs = self.operand(q, instr, v, "m", "i16", t).view(np.uint16).astype(np.int64)
             bank = self.cfg.queue_by_name[q.name].bank
@@ -347,10 +348,10 @@ class GoldenTile:
                                 f"outside bank {bank} of this queue")
             lanes = np.arange(self.L)
             if name == "GATHER":
-                self.write_stream(q, v["z"], mem[addrs, lanes][None, :].copy(), t + 1)
+                self.write_stream(q, v["z"], mem[addrs, lanes][None, :].copy(), done)
             else:
                 data = self.read_stream(q, v["a"], 1, t)[0]
-                self.pending[t + 1].append(("mem", mem, addrs, lanes, data))
+                self.pending[done].append(("mem", mem, addrs, lanes, data))
 
     def bank(self, q, cycle: int, kind: str) -> None:
         key = (q.name, cycle)
@@ -363,7 +364,7 @@ class GoldenTile:
         mx = self.mxm[self.cfg.slices[q.position].name]
         planes = self.read_stream(q, v["a"], v["n"], t)
         rows = [(v["row"] + j) % self.L for j in range(v["n"])]
-        self.pending[t].append(("rows", mx["shadow"], rows, planes.view(np.int8)))
+        self.pending[t + instr.latency].append(("rows", mx["shadow"], rows, planes.view(np.int8)))
 
     def _mxm_act(self, q, instr, v, t):
         mx = self.mxm[self.cfg.slices[q.position].name]
@@ -372,14 +373,15 @@ class GoldenTile:
             mx["active"] = mx["shadow"].copy()
         elif name == "LA":
             x = self.read_stream(q, v["a"], 1, t)[0].view(np.int8)
-            self.pending[t].append(("rows", mx["act"], [v["slot"]], x[None, :]))
+            self.pending[t + instr.latency].append(("rows", mx["act"], [v["slot"]], x[None, :]))
         elif name in ("ABC", "ABCB"):
             x = (self.read_stream(q, v["a"], 1, t)[0].view(np.int8) if name == "ABC"
                  else mx["act"][v["slot"]].copy())
             prod = units.mxm_product(x, mx["active"])
             self.pending[t + instr.settle].append(("acc", mx["acc"], v["acc"], v["add"], prod))
         elif name == "ACC":
-            self.write_stream(q, v["z"], units.to_planes(mx["acc"][v["acc"]].copy()), t + 1)
+            self.write_stream(q, v["z"], units.to_planes(mx["acc"][v["acc"]].copy()),
+                              t + instr.latency)
 
     def _vxm(self, q, instr, v, t):
         name, alu = instr.mnemonic, self.alu[q.name]
@@ -473,7 +475,7 @@ class GoldenTile:
             vec = link.receive(self.now) if link is not None else None
             if vec is None:
                 raise TileError(t, q.name, f"RECV on link {v['link']}: no vector arrived")
-            self.write_stream(q, v["z"], vec[None, :], t + 1)
+            self.write_stream(q, v["z"], vec[None, :], t + instr.latency)
         elif name == "DESKEW":
             w, e = self.wall_cycles, self.cfg.hac_epoch
             self.freeze_next += e - 1 - self.hac_count(w) % e

@@ -322,7 +322,7 @@ class _Scheduler:
         kind = iss.instr.bank
         if kind is None:
             return
-        when = iss.cycle if kind == "read" else iss.cycle + 1
+        when = iss.cycle if kind == "read" else iss.cycle + iss.instr.latency
         other = "write" if kind == "read" else "read"
         use = banks[(iss.queue, when)]
         if other in use:

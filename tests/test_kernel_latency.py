@@ -3,14 +3,15 @@
 A unit pipeline made deeper by editing ``sw/isa.py`` alone must leave every kernel exact: the
 test replaces table entries with deeper copies, regenerates each kernel, and checks that it
 schedules without a conflict and runs bit-exact on the golden model with cycles as predicted.
-The instructions whose timing the golden model or the scheduler fix themselves (not the table)
-are listed in FIXED_ELSEWHERE, each with a check that deepening it alone breaks the run.
+The golden model and the scheduler read every latency from the table too; a negative control
+shows that a generator which ignores the table (a hard-coded latency) fails these runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 
 import numpy as np
 import pytest
@@ -39,7 +40,9 @@ def pipelined(unit: str) -> list[str]:
 
 
 #: Deepened by a table edit alone: (name, mnemonics). ABC and ABCB land later with them.
-DEEPENABLE = [("VXM", pipelined("VXM")), ("SXM", pipelined("SXM")), ("MXM ABC", ["ABC", "ABCB"])]
+DEEPENABLE = [("VXM", pipelined("VXM")), ("SXM", pipelined("SXM")), ("MXM ABC", ["ABC", "ABCB"]),
+              ("MEM", ["READ", "WRITE", "GATHER", "SCATTER"]), ("MXM ACC", ["ACC"]),
+              ("C2C RECV", ["RECV"]), ("MXM loads", ["LW", "LA"])]
 ALL_DEEPENABLE = [m for _, ms in DEEPENABLE for m in ms]
 
 
@@ -174,34 +177,15 @@ def test_today_table_runs_every_kernel():
         run()
 
 
-#: Instructions whose timing the golden model or the scheduler fix in code instead of reading
-#: the table, so deepening them needs a change there too: (mnemonic, kernel that uses it,
-#: where). When such a place learns the table, move the mnemonic to DEEPENABLE.
-FIXED_ELSEWHERE = [
-    ("READ", "gemv-small", "golden.py _mem: the word goes onto its stream at t + 1"),
-    ("ACC", "gemv-small", "golden.py _mxm_act: the accumulator goes onto its stream at t + 1"),
-    ("RECV", "pingpong-3", "golden.py _c2c: the vector goes onto its stream at t + 1"),
-    ("WRITE", "gelu-small", "golden.py _mem and schedule.py bank_use: the bank is written "
-     "at t + 1"),
-]
-# Also fixed in golden.py, but no kernel run can show it: GATHER (its word onto the stream at
-# t + 1), SCATTER (the bank at t + 1), and LW, LA, IW (rows and the weight copy land in the
-# issue cycle). A deeper LW, LA or IW makes the kernels wait longer and they stay exact.
-
-
-@pytest.mark.parametrize(("mnemonic", "kernel", "where"), FIXED_ELSEWHERE,
-                         ids=[m for m, _, _ in FIXED_ELSEWHERE])
-def test_latency_fixed_outside_the_table(monkeypatch, mnemonic, kernel, where):
-    """Deepening one of these in the table alone breaks a kernel that uses it: the generator
-    and the scheduler agree (no conflict is raised), the golden model does not (an error, a
-    wrong result or a cycle count off the prediction: all AssertionError here)."""
-    deepen(monkeypatch, [mnemonic], 1)
-    try:
-        KERNEL_RUNS[kernel]()
-    except AssertionError:
-        return
-    pytest.fail(f"{mnemonic} made deeper in the table alone now runs exact ({where}): move it "
-                "to DEEPENABLE")
+def test_generator_ignoring_the_table_fails(monkeypatch):
+    """Negative control: a READ made deeper in the table while the GEMV generator still
+    assumes the old latency (as the generators did with hard-coded ``+ 1``) breaks the run."""
+    gemv = importlib.import_module("lpu.sw.kernels.gemv")  # the package exports a function gemv
+    real = gemv.latency
+    monkeypatch.setattr(gemv, "latency", lambda m: real(m) - 1 if m == "READ" else real(m))
+    deepen(monkeypatch, ["READ"], 1)
+    with pytest.raises(Exception):  # noqa: B017 (a conflict, a wrong result or wrong cycles)
+        KERNEL_RUNS["gemv-small"]()
 
 
 def generated_texts() -> dict[str, str]:
