@@ -15,6 +15,16 @@ from .errors import Location, LpuError
 MAX_IMAGE_BYTES = 64 << 20
 
 
+def read_file(path: str) -> bytes:
+    """The bytes of an image file, at most one byte past ``MAX_IMAGE_BYTES`` (so the reader
+    reports a file too large instead of reading all of it)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as e:
+        raise LpuError(f"cannot read: {e.strerror}", Location(path)) from None
+
+
 def pack_name(name: str) -> bytes:
     """A name as the images store it: u8 byte length, then the UTF-8 bytes."""
     b = name.encode()

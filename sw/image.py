@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 
-from .binfmt import MAX_IMAGE_BYTES, BinaryReader, frame, pack_name, read_frame
+from .binfmt import BinaryReader, frame, pack_name, read_file, read_frame
 from .config import TileConfig
 from .errors import Location, LpuError
 from .isa import DTYPES, EncodingError, check_operands, decode, encode
@@ -212,9 +212,4 @@ def _decode_sections(path: str, p: dict[bytes, BinaryReader]) -> LoweredProgram:
 
 
 def load_image(path: str) -> LoweredProgram:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)
-    except OSError as e:
-        raise LpuError(f"cannot read: {e.strerror}", Location(path)) from None
-    return read_image(path, data)
+    return read_image(path, read_file(path))

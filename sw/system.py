@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .binfmt import MAX_IMAGE_BYTES, BinaryReader, frame, pack_name, read_frame
+from .binfmt import BinaryReader, frame, pack_name, read_file, read_frame
 from .config import TileConfig
 from .errors import Location, LpuError
 from .golden import GoldenTile, TileError, array_problem, connect, run_system
@@ -399,9 +399,4 @@ def _decode_system(path: str, p: dict[bytes, BinaryReader]) -> SystemImage:
 
 
 def load_system(path: str) -> SystemImage:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)
-    except OSError as e:
-        raise LpuError(f"cannot read: {e.strerror}", Location(path)) from None
-    return read_system(path, data)
+    return read_system(path, read_file(path))
