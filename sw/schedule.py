@@ -126,6 +126,12 @@ class _Scheduler:
     def run(self) -> Schedule:
         cfg = self.cfg
         states = [_QueueState(q.name, self.p.queues.get(q.name, [])) for q in cfg.queues]
+        for st in states:  # each item is at least one word: refuse before expanding REPEATs
+            if len(st.items) > cfg.queue_words:
+                self.err(f"queue {st.name} needs at least {len(st.items)} instruction words; "
+                         f"this tile holds {cfg.queue_words}", st.items[cfg.queue_words])
+        if self.errors:
+            raise LpuErrors(self.errors)
         heap: list[tuple[int, int, int]] = []
 
         def push(i, t):

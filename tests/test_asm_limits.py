@@ -168,3 +168,14 @@ def test_report_of_few_errors_has_no_count_line(tmp_path, capsys):
     rc, _, err = assemble(tmp_path, capsys, text)
     assert rc == 1 and len(err.splitlines()) == MAX_REPORTED
     assert "more error" not in err
+
+
+def test_queue_longer_than_the_tile_is_refused_before_scheduling(tmp_path, capsys):
+    """A queue of more items than it has words is refused before its REPEATs are expanded
+    (16,000 READ + REPEAT 255 would be 2 million issues to schedule)."""
+    body = ["    READ 0, E0", "    REPEAT 255, 1, 0"] * 8000
+    start = time.perf_counter()
+    rc, out, err = assemble(tmp_path, capsys, src(".queue MEM_W0.0", *body))
+    assert time.perf_counter() - start < 5
+    assert_one_error(tmp_path, rc, out, err, 4098, 5,
+                     "queue MEM_W0.0 needs at least 16000 instruction words; this tile holds 4096")
