@@ -229,8 +229,9 @@ class Sxm(wiring.Component):
         p = Signal(reduce_layout(cfg))
         x_red_op = Signal(2)
         m.d.comb += x_red_op.eq(Mux(x_op["RMAX"], 1, Mux(x_op["ARGMAX"], 2, 0)))
-        m.d.sync += [p.valid.eq(x_reduce & ~x_error), p.op.eq(x_red_op), p.dir.eq(stream_dir_bit(iss.z)),
-                     p.base.eq(stream_number(iss.z)), p.mask.eq(Mux(x_op["ARGMAX"], 0b0001, x_mask))]
+        m.d.sync += [p.valid.eq(x_reduce & ~x_error), p.op.eq(x_red_op),
+                     p.dir.eq(stream_dir_bit(iss.z)), p.base.eq(stream_number(iss.z)),
+                     p.mask.eq(Mux(x_op["ARGMAX"], 0b0001, x_mask))]
         for lane, word in enumerate(x_words):
             with m.Switch(iss.dt):
                 with m.Case(0):

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The shared unit port and the latency check every unit runs against the ISA table."""
 
 import pytest
