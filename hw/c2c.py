@@ -31,15 +31,8 @@ from amaranth.lib.wiring import In, Out
 from ..sw.c2c import link_format
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC, E, W
-from .common import (
-    check_latencies,
-    pick_stream,
-    require_config,
-    stream_dir_bit,
-    stream_number,
-    unit_signature,
-    vector_layout,
-)
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 STALL_BITS = 16
 DRIFT_BITS = 16
@@ -70,11 +63,11 @@ class C2cPort(wiring.Component):
     """
 
     def __init__(self, config: TileConfig):
-        self.config = require_config(config)
-        check_latencies("C2C", LATENCY)
+        self.config = common.require_config(config)
+        common.check_latencies("C2C", LATENCY)
         links = config.c2c_links
         super().__init__({
-            **unit_signature(config).members,
+            **common.unit_signature(config).members,
             "hac": In(range(config.hac_epoch)),
             "drift": In(signed(DRIFT_BITS)),
             "stall": Out(STALL_BITS),

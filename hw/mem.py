@@ -38,15 +38,8 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC
-from .common import (
-    check_latencies,
-    pick_stream,
-    require_config,
-    stream_dir_bit,
-    stream_number,
-    unit_signature,
-    vector_layout,
-)
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 OP_READ = BY_MNEMONIC["READ"].opcode
 OP_WRITE = BY_MNEMONIC["WRITE"].opcode
@@ -89,14 +82,14 @@ class MemBank(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, bank: int, fault: bool = False):
-        require_config(config)
-        check_latencies("MEM", LATENCY)
+        common.require_config(config)
+        common.check_latencies("MEM", LATENCY)
         if not isinstance(bank, int) or not 0 <= bank < config.mem_banks:
             raise ValueError(f"bank must be 0..{config.mem_banks - 1}, not {bank!r}")
         self.config, self.bank, self.fault = config, bank, bool(fault)
         self.addr_bits = exact_log2(config.mem_words)
         super().__init__({
-            **unit_signature(config).members,
+            **common.unit_signature(config).members,
             "host_addr": In(self.addr_bits),
             "host_we": In(1),
             "host_wdata": In(vector_layout(config)),

@@ -35,16 +35,8 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC, E, W
-from .common import (
-    check_latencies,
-    group_stream,
-    pick_stream,
-    require_config,
-    stream_dir_bit,
-    stream_number,
-    streams_layout,
-    unit_signature,
-)
+from . import common
+from .common import group_stream, pick_stream, stream_dir_bit, stream_number, streams_layout
 
 __all__ = ["Mxm"]
 
@@ -90,12 +82,12 @@ class Mxm(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        require_config(config)
+        common.require_config(config)
         if not isinstance(fault, bool):
             raise TypeError(f"fault must be a bool, not {fault!r}")
-        check_latencies("MXM", LATENCY, SETTLE)
+        common.check_latencies("MXM", LATENCY, SETTLE)
         self.config, self.fault = config, fault
-        super().__init__(unit_signature(config, issues=("issue_wgt", "issue_act")))
+        super().__init__(common.unit_signature(config, issues=("issue_wgt", "issue_act")))
 
     def _operand_side(self, m, stream_field, name):
         """The direction (E/W) an operand field selects: its streams and valid bits."""

@@ -33,15 +33,8 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import DIRECTION_NAMES, INSTRUCTIONS, STREAM_INDEX_BITS, E, W
-from .common import (
-    check_latencies,
-    pick_stream,
-    require_config,
-    stream_dir_bit,
-    stream_number,
-    unit_signature,
-    vector_layout,
-)
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 #: The SXM instructions by mnemonic, and the latency the datapath below implements for each.
 SXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "SXM"}
@@ -95,14 +88,14 @@ class Sxm(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        require_config(config)
+        common.require_config(config)
         if config.lanes & (config.lanes - 1):
             raise ValueError(f"the SXM needs a power-of-two lane count, not {config.lanes}")
         if config.lanes > 1 << 7:
             raise ValueError(f"ARGMAX returns an int8 lane index; {config.lanes} lanes is too many")
-        check_latencies("SXM", LATENCY)
+        common.check_latencies("SXM", LATENCY)
         self.config, self.fault = config, bool(fault)
-        super().__init__(unit_signature(config))
+        super().__init__(common.unit_signature(config))
 
     def elaborate(self, platform):
         m = Module()

@@ -38,15 +38,8 @@ from amaranth.utils import exact_log2
 from ..sw.config import TileConfig
 from ..sw.isa import DIRECTION_NAMES, DTYPES, INSTRUCTIONS
 from ..sw.units import ROM_WIDTHS, VXM_BINARY, rom_words
-from .common import (
-    both_directions,
-    check_latencies,
-    pick_stream,
-    require_config,
-    stream_dir_bit,
-    stream_number,
-    unit_signature,
-)
+from . import common
+from .common import both_directions, pick_stream, stream_dir_bit, stream_number
 
 VXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "VXM"}
 OP = {name: i.opcode for name, i in VXM_INSTRS.items()}
@@ -206,14 +199,14 @@ class VxmAlu(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        require_config(config)
+        common.require_config(config)
         if not isinstance(fault, bool):
             raise TypeError(f"fault must be a bool, not {fault!r}")
         if DTYPES != ("i8", "i16", "i32"):
             raise RuntimeError(f"the VXM ALU codes types as log2(bytes), but DTYPES is {DTYPES}")
-        check_latencies("VXM", LATENCY)
+        common.check_latencies("VXM", LATENCY)
         self.config, self.fault = config, fault
-        super().__init__(unit_signature(config, s_own=In(both_directions(config))))
+        super().__init__(common.unit_signature(config, s_own=In(both_directions(config))))
 
     def elaborate(self, platform):
         m = Module()
