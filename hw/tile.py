@@ -207,9 +207,9 @@ class Tile(wiring.Component):
         """The run-control state, and the three tile-wide nets it drives: unit enable, unit
         reset (in a unit domain without the tile's reset) and queue enable."""
         running = Signal()
-        launch = Signal()  # reset the units and start the queues; running from next cycle
-        armed = Signal()  # START was written: launch when the HAC wraps to the next epoch
-        after_error = Signal()  # the cycle after an error: flush the units
+        launch = Signal()
+        armed = Signal()
+        after_error = Signal()
         clearing = Signal()
         clear_addr = Signal(exact_log2(self.map.region_words) + 1)
         done_flag, error_flag = Signal(), Signal()
