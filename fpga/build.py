@@ -107,7 +107,8 @@ def _stage(folder: Path) -> str:
     """What the build is doing, from the files it has written so far."""
     log = folder / "top.tim"
     if log.exists():
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("Info:")]
+        lines = [ln for ln in log.read_text(errors="replace").splitlines()
+                 if ln.startswith("Info:")]
         return "nextpnr: " + (lines[-1][5:].strip()[:90] if lines else "starting")
     return "yosys: synthesizing"
 

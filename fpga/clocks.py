@@ -69,7 +69,7 @@ class Ecp5PllDomain(Elaboratable):
 def ecp5_global_buffer(m: Module, name: str, net: Signal) -> Signal:
     """``net`` through a ``DCCA`` onto an ECP5 primary clock network, which reaches every
     slice's clock enable and reset: nextpnr promotes only clocks itself, and a net that
-    enables ~12,000 flip-flops otherwise takes general routing to each of them."""
+    enables most of the tile's flip-flops otherwise takes general routing to each of them."""
     buffered = Signal(name=f"{name}_global")
     m.submodules[f"{name}_dcca"] = Instance("DCCA", i_CLKI=net, i_CE=1, o_CLKO=buffered)
     return buffered

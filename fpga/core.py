@@ -12,6 +12,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hw.bridge import UartBridge
+from ..hw.common import require_config
 from ..hw.tile import Tile
 from ..sw import uartproto as up
 from ..sw.config import TileConfig
@@ -45,8 +46,7 @@ class BoardCore(wiring.Component):
 
     def __init__(self, config: TileConfig, divisor: int, *, timeout: int | None = None,
                  global_buffer=None):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        require_config(config)
         self.tile = Tile(config, global_buffer=global_buffer)
         self.bridge = UartBridge(config, divisor, timeout=timeout)  # checks its arguments
         self.config = config

@@ -12,7 +12,6 @@ needs it, so READ lengths are bounded only by the address range.
 from __future__ import annotations
 
 from functools import reduce
-from operator import xor
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
@@ -23,21 +22,12 @@ from amaranth.utils import exact_log2
 from ..sw import uartproto as up
 from ..sw.config import TileConfig
 from ..sw.hostmap import HostMap
+from .common import require_config
+from .crc import ALGORITHM, crc_next
 from .uart import UartRx, UartTx
 
 #: Default timeout between two bytes of a frame, in byte times (10 bits each).
 DEFAULT_TIMEOUT_BYTES = 1024
-
-
-def crc_next(crc, byte):
-    """``uartproto.crc16_update`` of ``crc`` (16 bits) over ``byte`` (8 bits) as XOR trees,
-    read off the reference function (the CRC is linear in the state and the byte)."""
-    bits = []
-    for j in range(16):
-        terms = [crc[k] for k in range(16) if up.crc16_update(1 << k, 0) >> j & 1]
-        terms += [byte[k] for k in range(8) if up.crc16_update(0, 1 << k) >> j & 1]
-        bits.append(reduce(xor, terms, Const(0, 1)))
-    return Cat(*bits)
 
 
 class UartBridge(wiring.Component):
@@ -75,8 +65,7 @@ class UartBridge(wiring.Component):
 
     def __init__(self, config: TileConfig, divisor: int, *, max_write: int = up.DEFAULT_MAX_WRITE,
                  timeout: int | None = None):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        require_config(config)
         if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
             raise ValueError(f"divisor must be an integer of at least 4, not {divisor!r}")
         if not isinstance(max_write, int) or not 1 <= max_write <= 4096:
@@ -123,7 +112,7 @@ class UartBridge(wiring.Component):
         last_word, last_byte = Signal(), Signal()
         m.d.comb += [last_word.eq(word == length - 1), last_byte.eq(byte == W - 1)]
         sreg = Signal(hmap.data_bits)  # the word being written or sent
-        crc, tcrc = Signal(16), Signal(16)
+        crc, tcrc = Signal(ALGORITHM.crc_width), Signal(ALGORITHM.crc_width)
         status = Signal(8)
         m.d.comb += [self.host_addr.eq((addr + word)[:hmap.addr_bits]),
                      self.host_wdata.eq(sreg)]
@@ -133,8 +122,9 @@ class UartBridge(wiring.Component):
         m.d.comb += end.eq(addr + length)
 
         def inside(write):
-            return reduce(lambda a, b: a | b, [(end <= hi) if lo == 0 else (addr >= lo) & (end <= hi)
-                                               for lo, hi in up.ranges(hmap, write)])
+            return reduce(lambda a, b: a | b,
+                          [(end <= hi) if lo == 0 else (addr >= lo) & (end <= hi)
+                           for lo, hi in up.ranges(hmap, write)])
 
         read_ok, write_ok = Signal(), Signal()
         m.d.comb += [read_ok.eq(inside(False)), write_ok.eq(inside(True))]
@@ -199,7 +189,7 @@ class UartBridge(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"), m.If(rx.valid & (rx.data == up.SYNC)):
-                m.d.sync += [crc.eq(up.CRC_INIT), n.eq(0)]
+                m.d.sync += [crc.eq(ALGORITHM.initial_crc), n.eq(0)]
                 m.next = "HEADER"
             with m.State("HEADER"):
                 with m.If(rx.valid):
@@ -281,7 +271,7 @@ class UartBridge(wiring.Component):
             with m.State("REPLY_SYNC"):
                 send(up.REPLY_SYNC, crc=False)
                 with m.If(sent):
-                    m.d.sync += [tcrc.eq(up.CRC_INIT), n.eq(0), word.eq(0), byte.eq(0)]
+                    m.d.sync += [tcrc.eq(ALGORITHM.initial_crc), n.eq(0), word.eq(0), byte.eq(0)]
                     m.next = "REPLY_STATUS"
             with m.State("REPLY_STATUS"):
                 send(status)

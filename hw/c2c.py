@@ -30,11 +30,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..sw.c2c import link_format
 from ..sw.config import TileConfig
-from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, issue_layout, pick_stream, vector_layout
+from ..sw.isa import BY_MNEMONIC, E, W
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 STALL_BITS = 16
 DRIFT_BITS = 16
+
+#: The latency this port implements for each instruction (RECV's vector one cycle late).
+LATENCY = {"SEND": 0, "RECV": 1, "DESKEW": 0, "RUNTIME_DESKEW": 0}
 
 
 class C2cPort(wiring.Component):
@@ -42,10 +46,8 @@ class C2cPort(wiring.Component):
 
     Members
     -------
-    issue : In(issue_layout())
-    s_in : In(both_directions(config))
-    s_out : Out(both_directions(config))
-    error : Out(1)
+    issue, s_in, s_out, error :
+        The unit port (``unit_signature``).
     hac : In(range(hac_epoch))
         The tile's hardware-aligned counter.
     drift : In(signed(DRIFT_BITS))
@@ -61,15 +63,11 @@ class C2cPort(wiring.Component):
     """
 
     def __init__(self, config: TileConfig):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
-        self.config = config
+        self.config = common.require_config(config)
+        common.check_latencies("C2C", LATENCY)
         links = config.c2c_links
         super().__init__({
-            "issue": In(issue_layout()),
-            "s_in": In(both_directions(config)),
-            "s_out": Out(both_directions(config)),
-            "error": Out(1),
+            **common.unit_signature(config).members,
             "hac": In(range(config.hac_epoch)),
             "drift": In(signed(DRIFT_BITS)),
             "stall": Out(STALL_BITS),
@@ -119,9 +117,10 @@ class C2cPort(wiring.Component):
         for link in range(cfg.c2c_links):
             with m.If(iss.link == link):
                 m.d.sync += out_vec.eq(self.rx_data[link])
-        for west, side_out in ((0, self.s_out.e), (1, self.s_out.w)):
+        for direction, side_out in ((E, self.s_out.e), (W, self.s_out.w)):
             for s in range(cfg.streams):
                 m.d.comb += side_out.data[s].eq(out_vec)
-                with m.If(out_valid & (out_z[5] == west) & (out_z[:5] == s)):
+                with m.If(out_valid & (stream_dir_bit(out_z) == direction) &
+                          (stream_number(out_z) == s)):
                     m.d.comb += side_out.valid[s].eq(1)
         return m

@@ -6,31 +6,22 @@ runs on the sender's clock, as a recovered clock would). Decoded frames cross in
 receiving tile's clock domain through ``amaranth.lib.fifo.AsyncFIFO`` (Gray-coded pointers,
 two-stage synchronizers): the elastic buffer that absorbs the phase and frequency difference
 of two plesiochronous clocks. A frame whose CRC, header or length is wrong is counted and
-dropped, never delivered.
+dropped, never delivered. The CRC is ``amaranth.lib.crc``'s CRC-16/CCITT-FALSE (``hw/crc.py``).
 """
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.hdl import DomainRenamer
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from ..sw.c2c import CRC_BITS, CRC_INIT, CRC_POLY, KIND_BITS, KINDS, FrameFormat
+from ..sw.c2c import KIND_BITS, KINDS, LINK_BUFFER_VECTORS, FrameFormat
+from .crc import processor
 
 COUNTER_BITS = 16
-
-
-def crc_step(m: Module, crc, word, width: int, name: str):
-    """CRC-16/CCITT of ``crc`` advanced over ``word`` (``width`` bits, MSB first)."""
-    for i in reversed(range(width)):
-        feedback = crc[CRC_BITS - 1] ^ word[i]
-        nxt = Signal(CRC_BITS, name=f"{name}_{i}")
-        m.d.comb += nxt.eq(Cat(Const(0, 1), crc[:CRC_BITS - 1]) ^ Mux(feedback, CRC_POLY, 0))
-        crc = nxt
-    return crc
 
 
 class LinkTx(wiring.Component):
@@ -64,25 +55,26 @@ class LinkTx(wiring.Component):
         n = Signal(range(f.frame_words))
         kind = Signal(KIND_BITS)
         buf = Signal(P * W)
-        crc = Signal(CRC_BITS)
         word = Signal(W)
+        # The CRC of the words sent so far: restarted by a taken send, else fed every word.
+        m.submodules.crc = crc = processor(W)
+        start = self.send & self.ready
+        m.d.comb += [crc.start.eq(start), crc.valid.eq(active & ~start), crc.data.eq(word)]
         with m.If(n == 0):
             m.d.comb += word.eq(kind << (W - KIND_BITS))
         with m.Elif(n == P + 1):
-            m.d.comb += word.eq(crc)
+            m.d.comb += word.eq(crc.crc)
         with m.Else():
             m.d.comb += word.eq(buf.word_select((n - 1)[:len(n)], W))
         m.d.comb += [self.wire_data.eq(Mux(active, word, 0)), self.wire_valid.eq(active),
                      self.ready.eq(~active | (n == P + 1)),
                      self.overrun.eq(self.send & ~self.ready)]
-        crc_next = crc_step(m, crc, word, W, "tx_crc")
         with m.If(active):
-            m.d.sync += [crc.eq(crc_next), n.eq(n + 1)]
+            m.d.sync += n.eq(n + 1)
             with m.If(n == P + 1):
                 m.d.sync += [active.eq(0), n.eq(0)]
-        with m.If(self.send & self.ready):
-            m.d.sync += [active.eq(1), n.eq(0), kind.eq(self.kind), buf.eq(self.payload),
-                         crc.eq(CRC_INIT)]
+        with m.If(start):
+            m.d.sync += [active.eq(1), n.eq(0), kind.eq(self.kind), buf.eq(self.payload)]
         return m
 
 
@@ -114,23 +106,24 @@ class LinkRx(wiring.Component):
         f, W = self.fmt, self.fmt.link_bits
         P = f.payload_words
         n = Signal(range(f.frame_words))
-        crc = Signal(CRC_BITS)
         header_ok = Signal()
         kind = Signal(KIND_BITS)
         buf = Signal(P * W)
         d, v = self.wire_data, self.wire_valid
-        crc_in = Mux(n == 0, CRC_INIT, crc)
-        crc_next = crc_step(m, crc_in, d, W, "rx_crc")
+        # The CRC of the frame's words before this one: every valid word is fed, the header
+        # restarting it.
+        m.submodules.crc = crc = processor(W)
+        m.d.comb += [crc.start.eq(v & (n == 0)), crc.valid.eq(v), crc.data.eq(d)]
         m.d.sync += self.frame_valid.eq(0)
         with m.If(v):
-            m.d.sync += [crc.eq(crc_next), n.eq(n + 1)]
+            m.d.sync += n.eq(n + 1)
             with m.If(n == 0):
                 m.d.sync += [kind.eq(d[W - KIND_BITS:]),
                              header_ok.eq((d[:W - KIND_BITS] == 0) &
                                           (d[W - KIND_BITS:] < len(KINDS)))]
             with m.Elif(n == P + 1):
                 m.d.sync += n.eq(0)
-                good = header_ok & (d == crc)
+                good = header_ok & (d == crc.crc)
                 with m.If(good):
                     m.d.sync += [self.frame_valid.eq(1), self.kind.eq(kind),
                                  self.payload.eq(buf[:f.payload_bits])]
@@ -162,7 +155,7 @@ class LinkReceiver(wiring.Component):
         A good frame arrived with its buffer full (in ``w_domain``); it is dropped.
     """
 
-    def __init__(self, fmt: FrameFormat, depth: int = 8, w_domain: str = "link",
+    def __init__(self, fmt: FrameFormat, depth: int = LINK_BUFFER_VECTORS, w_domain: str = "link",
                  r_domain: str = "sync"):
         if depth < 2 or depth & (depth - 1):
             raise ValueError(f"depth must be a power of two of at least 2, not {depth}")
@@ -221,7 +214,7 @@ class LinkEnd(wiring.Component):
     rx_data : In(link_bits), rx_valid : In(1)
     """
 
-    def __init__(self, fmt: FrameFormat, epoch: int, depth: int = 8):
+    def __init__(self, fmt: FrameFormat, epoch: int, depth: int = LINK_BUFFER_VECTORS):
         if not isinstance(fmt, FrameFormat):
             raise TypeError(f"fmt must be a FrameFormat, not {fmt!r}")
         self.fmt, self.epoch, self.depth = fmt, epoch, depth

@@ -17,8 +17,10 @@ def unit_factories(config: TileConfig) -> dict:
     from .hac import Hac
     from .icu import InstructionQueue
     from .mem import MemBank
+    from .mxm import Mxm
     from .streams import StreamSegment
     from .sxm import Sxm
+    from .vxm import VxmAlu
 
     kinds = {s.kind for s in config.slices}
     writers = config.vxm_alus if "VXM" in kinds else config.mem_banks  # the busiest segment
@@ -35,17 +37,7 @@ def unit_factories(config: TileConfig) -> dict:
                   "hac": lambda: Hac(config.hac_epoch),
                   "c2c_link_end": lambda: LinkEnd(link_format(config), config.hac_epoch)}
     units["uart_bridge"] = lambda: UartBridge(config, divisor=104)
-    try:
-        from .mxm import Mxm
-
-        units["mxm"] = lambda: Mxm(config)
-    except ImportError:
-        pass
+    units["mxm"] = lambda: Mxm(config)
     if "VXM" in kinds:
-        try:
-            from .vxm import VxmAlu
-
-            units["vxm_alu"] = lambda: VxmAlu(config)
-        except ImportError:
-            pass
+        units["vxm_alu"] = lambda: VxmAlu(config)
     return units

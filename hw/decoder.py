@@ -19,19 +19,14 @@ from ..sw.isa import (
     ILLEGAL_VALUES,
     INSTRUCTIONS,
     OPCODE_BITS,
+    UNIT_CLASSES,
     WORD_BITS,
     field_limit,
     lanes_problem,
 )
+from .common import field_widths, require_config, stream_number
 
-
-def field_widths() -> dict[str, int]:
-    """Every field name in the ISA with the widest width it has in any format."""
-    widths: dict[str, int] = {}
-    for instr in INSTRUCTIONS:
-        for f in instr.fields:
-            widths[f.name] = max(widths.get(f.name, 0), f.width)
-    return widths
+__all__ = ["Decoder", "field_widths"]
 
 
 class Decoder(wiring.Component):
@@ -47,10 +42,9 @@ class Decoder(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, unit: str, bank: int | None = None):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
-        if unit not in ("MEM", "VXM", "MXM_WGT", "MXM_ACT", "SXM", "C2C"):
-            raise ValueError(f"unknown unit class {unit!r}")
+        require_config(config)
+        if unit not in UNIT_CLASSES:
+            raise ValueError(f"unknown unit class {unit!r}; one of {', '.join(UNIT_CLASSES)}")
         if (unit == "MEM") != (bank is not None) or (bank is not None and
                                                       not 0 <= bank < config.mem_banks):
             raise ValueError(f"a MEM decoder needs its bank (0..{config.mem_banks - 1}), other "
@@ -96,7 +90,7 @@ class Decoder(wiring.Component):
             out += [raw == DTYPES.index(d) for d in DTYPES if d not in f.choices]
             out.append(raw == 3)
         elif f.kind == "stream":
-            out.append(raw[:5] >= self.config.streams)
+            out.append(stream_number(raw) >= self.config.streams)
         elif f.kind in ("u", "addr"):
             if f.min:
                 out.append(raw < f.min)
@@ -114,7 +108,7 @@ class Decoder(wiring.Component):
         out = []
         streams = self.config.streams
         for name, spec in instr.reads + instr.writes:
-            index = raws[name][:5]
+            index = stream_number(raws[name])
             if isinstance(spec, int):
                 widths = [(None, spec)]
             elif next(f for f in instr.fields if f.name == spec).kind == "dtype":

@@ -8,8 +8,8 @@ with ALIGN frames (``lpu.sw.c2c``; the 32-bit payload is ``subtype << 30 | value
   serializer is busy, the PONG carries ``value`` plus the cycles it waited. On a PONG the
   child takes the round trip ``rtt = hac - value - TURNAROUND (mod epoch)`` and the one-way
   latency ``L = rtt // 2``: the whole parent cycles a frame is under way, so that the child's
-  count equals the parent's at the child's clock edges, not half a cycle ahead; after ``STABLE`` equal measurements in a row ``latency_valid``
-  rises.
+  count equals the parent's at the child's clock edges, not half a cycle ahead; after
+  ``STABLE`` equal measurements in a row ``latency_valid`` rises.
 * **SYNC (trim).** A parent sends ``SYNC(hac)`` at every epoch start. A child with a valid
   latency expects its own HAC to read ``value + L`` when the SYNC arrives. The first SYNC
   loads that value (coarse alignment); after that the child moves its HAC by at most one

@@ -43,10 +43,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..sw.config import UNIT_CLASSES, TileConfig
-from ..sw.isa import BY_MNEMONIC, INSTRUCTIONS, WORD_BITS, step_range
-from .common import issue_layout
-from .decoder import Decoder, field_widths
+from ..sw.config import TileConfig
+from ..sw.isa import BY_MNEMONIC, INSTRUCTIONS, UNIT_CLASSES, WORD_BITS, step_range
+from .common import field_widths, issue_layout, require_config
+from .decoder import Decoder
 
 BUSY_BITS = 32
 
@@ -60,7 +60,7 @@ class InstructionQueue(wiring.Component):
     ----------
     config : TileConfig
     unit : str
-        Unit class (``lpu.sw.config.UNIT_CLASSES``).
+        Unit class (``lpu.sw.isa.UNIT_CLASSES``).
     bank : int or None
         The MEM bank the queue serves (MEM queues only).
     fault : bool
@@ -86,8 +86,7 @@ class InstructionQueue(wiring.Component):
 
     def __init__(self, config: TileConfig, unit: str, bank: int | None = None,
                  fault: bool = False):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        require_config(config)
         if unit not in UNIT_CLASSES:
             raise ValueError(f"unknown unit class {unit!r}; one of {', '.join(UNIT_CLASSES)}")
         if (unit == "MEM") != (bank is not None) or (bank is not None and

@@ -38,12 +38,16 @@ from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, issue_layout, pick_stream, vector_layout
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 OP_READ = BY_MNEMONIC["READ"].opcode
 OP_WRITE = BY_MNEMONIC["WRITE"].opcode
 OP_GATHER = BY_MNEMONIC["GATHER"].opcode
 OP_SCATTER = BY_MNEMONIC["SCATTER"].opcode
+
+#: The latency this bank implements for each instruction (results and writes one cycle late).
+LATENCY = {"READ": 1, "WRITE": 1, "GATHER": 1, "SCATTER": 1}
 
 
 class MemBank(wiring.Component):
@@ -61,15 +65,10 @@ class MemBank(wiring.Component):
 
     Members
     -------
-    issue : In(issue_layout())
-        The instruction issued this cycle (``valid``, ``opcode`` and the ISA fields).
-    s_in : In(both_directions(config))
-        Stream values at the unit's inputs this cycle.
-    s_out : Out(both_directions(config))
-        Write requests: ``valid`` is one-hot on the result stream in the cycle it is due. The
-        result word is presented on every stream's ``data``; only the ``valid`` stream counts.
-    error : Out(1)
-        Operand stream without a value, lane address outside the bank, or bank conflict.
+    issue, s_in, s_out, error :
+        The unit port (``unit_signature``). ``s_out.valid`` is one-hot on the result stream in
+        the cycle it is due; the result word is on every stream's ``data``. ``error``: operand
+        stream without a value, lane address outside the bank, or bank conflict.
     host_addr : In(log2(mem_words))
         Host port word address, local to the bank (slice address minus ``bank*mem_words``).
     host_we : In(1)
@@ -83,17 +82,14 @@ class MemBank(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, bank: int, fault: bool = False):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        common.require_config(config)
+        common.check_latencies("MEM", LATENCY)
         if not isinstance(bank, int) or not 0 <= bank < config.mem_banks:
             raise ValueError(f"bank must be 0..{config.mem_banks - 1}, not {bank!r}")
         self.config, self.bank, self.fault = config, bank, bool(fault)
         self.addr_bits = exact_log2(config.mem_words)
         super().__init__({
-            "issue": In(issue_layout()),
-            "s_in": In(both_directions(config)),
-            "s_out": Out(both_directions(config)),
-            "error": Out(1),
+            **common.unit_signature(config).members,
             "host_addr": In(self.addr_bits),
             "host_we": In(1),
             "host_wdata": In(vector_layout(config)),
@@ -196,8 +192,9 @@ class MemBank(wiring.Component):
         if self.fault:
             m.d.comb += word[0].eq(Cat(rports[0].data[0] ^ out_odd, rports[0].data[1:]))
         onehot = Signal(cfg.streams)
-        m.d.comb += onehot.eq(Mux(out_valid, 1, 0) << out_z[:5])
-        for direction, sel in ((self.s_out.e, ~out_z[5]), (self.s_out.w, out_z[5])):
+        m.d.comb += onehot.eq(Mux(out_valid, 1, 0) << stream_number(out_z))
+        west = stream_dir_bit(out_z)
+        for direction, sel in ((self.s_out.e, ~west), (self.s_out.w, west)):
             m.d.comb += direction.valid.eq(Mux(sel, onehot, 0))
             for s in range(cfg.streams):
                 m.d.comb += direction.data[s].eq(word)

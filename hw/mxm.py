@@ -31,16 +31,22 @@ from __future__ import annotations
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
-from ..sw.isa import BY_MNEMONIC
-from .common import both_directions, group_stream, issue_layout, pick_stream, streams_layout
+from ..sw.isa import BY_MNEMONIC, E, W
+from . import common
+from .common import group_stream, pick_stream, stream_dir_bit, stream_number, streams_layout
 
 __all__ = ["Mxm"]
 
 ACC_BYTES = 4  # an accumulator vector leaves as an int32 group of 4 byte planes
+
+#: The latency this unit implements for each instruction: ACC's result one cycle after issue,
+#: an ABC/ABCB accumulator ready for an ACC two cycles after issue ...
+LATENCY = {"LW": 0, "IW": 0, "LA": 0, "ABC": 2, "ABCB": 2, "ACC": 1}
+#: ... though it lands at the end of the cycle after issue (stage 2 below).
+SETTLE = {"ABC": 1, "ABCB": 1}
 
 
 def _tree_sum(terms):
@@ -69,32 +75,24 @@ class Mxm(wiring.Component):
         The WGT queue's instruction this cycle (only ``LW`` is acted on).
     issue_act : In(issue_layout())
         The ACT queue's instruction this cycle (``IW``, ``LA``, ``ABC``, ``ABCB``, ``ACC``).
-    s_in : In(both_directions(config))
-        Streams at the unit's inputs this cycle.
-    s_out : Out(both_directions(config))
-        ACC results, one cycle after issue, on four streams of one direction.
-    error : Out(1)
-        An operand stream read this cycle holds no value.
+    s_in, s_out, error :
+        The rest of the unit port (``unit_signature``): ``s_out`` carries ACC results, one
+        cycle after issue, on four streams of one direction; ``error``: an operand stream read
+        this cycle holds no value.
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        common.require_config(config)
         if not isinstance(fault, bool):
             raise TypeError(f"fault must be a bool, not {fault!r}")
+        common.check_latencies("MXM", LATENCY, SETTLE)
         self.config, self.fault = config, fault
-        super().__init__({
-            "issue_wgt": In(issue_layout()),
-            "issue_act": In(issue_layout()),
-            "s_in": In(both_directions(config)),
-            "s_out": Out(both_directions(config)),
-            "error": Out(1),
-        })
+        super().__init__(common.unit_signature(config, issues=("issue_wgt", "issue_act")))
 
     def _operand_side(self, m, stream_field, name):
         """The direction (E/W) an operand field selects: its streams and valid bits."""
         side = Signal(streams_layout(self.config), name=name)
-        with m.If(stream_field[5]):
+        with m.If(stream_dir_bit(stream_field)):
             m.d.comb += side.eq(self.s_in.w)
         with m.Else():
             m.d.comb += side.eq(self.s_in.e)
@@ -203,15 +201,15 @@ class Mxm(wiring.Component):
         o_acc = Signal(acc_layout)
         m.d.sync += [
             o_valid.eq(i_acc),
-            o_west.eq(act.z[5]),
-            o_base.eq(act.z[:5]),
+            o_west.eq(stream_dir_bit(act.z)),
+            o_base.eq(stream_number(act.z)),
             o_acc.eq(rd_acc),
         ]
         planes = [Cat(o_acc[lane][8 * b:8 * b + 8] for lane in range(lanes))
                   for b in range(ACC_BYTES)]
-        for west, side in ((0, self.s_out.e), (1, self.s_out.w)):
+        for direction, side in ((E, self.s_out.e), (W, self.s_out.w)):
             for s in range(streams):
                 for b in range(ACC_BYTES):
-                    with m.If(o_valid & (o_west == west) & (o_base + b == s)):
+                    with m.If(o_valid & (o_west == direction) & (o_base + b == s)):
                         m.d.comb += [side.data[s].eq(planes[b]), side.valid[s].eq(1)]
         return m

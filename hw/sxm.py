@@ -29,12 +29,12 @@ from __future__ import annotations
 
 from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
-from ..sw.isa import INSTRUCTIONS
-from .common import both_directions, issue_layout, pick_stream, vector_layout
+from ..sw.isa import DIRECTION_NAMES, INSTRUCTIONS, STREAM_INDEX_BITS, E, W
+from . import common
+from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
 
 #: The SXM instructions by mnemonic, and the latency the datapath below implements for each.
 SXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "SXM"}
@@ -46,19 +46,12 @@ _LANE_BITS = 32  # one lane of the widest type (i32): 4 byte planes
 _PLANES = _LANE_BITS // 8
 
 
-def _check_isa() -> None:
-    got = {name: instr.latency for name, instr in SXM_INSTRS.items()}
-    if got != LATENCY:
-        raise RuntimeError(f"the ISA's SXM instructions or latencies {got} differ from the ones "
-                           f"hw/sxm.py implements {LATENCY}")
-
-
 def slot_layout(config: TileConfig) -> data.StructLayout:
     """A stream write request: up to 4 byte planes to streams base.. of one direction."""
     return data.StructLayout({
         "valid":  unsigned(1),
-        "dir":    unsigned(1),          # 0 eastward, 1 westward (bit 5 of the z field)
-        "base":   unsigned(5),          # first stream of the group
+        "dir":    unsigned(1),          # E or W (the z field's direction bit)
+        "base":   unsigned(STREAM_INDEX_BITS),  # first stream of the group
         "mask":   unsigned(_PLANES),    # which planes (streams base + j) are written
         "planes": data.ArrayLayout(vector_layout(config), _PLANES),
     })
@@ -70,7 +63,7 @@ def reduce_layout(config: TileConfig) -> data.StructLayout:
         "valid": unsigned(1),
         "op":    unsigned(2),           # index into REDUCTIONS
         "dir":   unsigned(1),
-        "base":  unsigned(5),
+        "base":  unsigned(STREAM_INDEX_BITS),
         "mask":  unsigned(_PLANES),
         "lanes": data.ArrayLayout(signed(_LANE_BITS), config.lanes),
     })
@@ -88,31 +81,21 @@ class Sxm(wiring.Component):
 
     Members
     -------
-    issue : In(issue_layout())
-        The instruction issued this cycle (only SXM opcodes arrive with ``valid`` set).
-    s_in : In(both_directions(config))
-        The streams at the unit's inputs this cycle.
-    s_out : Out(both_directions(config))
-        Write requests: the results due this cycle, data and valid per stream and direction.
-    error : Out(1)
-        An operand stream read this cycle holds no value, or two results are due on one stream.
+    issue, s_in, s_out, error :
+        The unit port (``unit_signature``); only SXM opcodes arrive on ``issue`` with ``valid``
+        set. ``error``: an operand stream read this cycle holds no value, or two results are
+        due on one stream.
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        common.require_config(config)
         if config.lanes & (config.lanes - 1):
             raise ValueError(f"the SXM needs a power-of-two lane count, not {config.lanes}")
         if config.lanes > 1 << 7:
             raise ValueError(f"ARGMAX returns an int8 lane index; {config.lanes} lanes is too many")
-        _check_isa()
+        common.check_latencies("SXM", LATENCY)
         self.config, self.fault = config, bool(fault)
-        super().__init__({
-            "issue": In(issue_layout()),
-            "s_in":  In(both_directions(config)),
-            "s_out": Out(both_directions(config)),
-            "error": Out(1),
-        })
+        super().__init__(common.unit_signature(config))
 
     def elaborate(self, platform):
         m = Module()
@@ -228,8 +211,8 @@ class Sxm(wiring.Component):
         with m.Else():
             m.d.comb += x_moved.eq(x_transpose)
         r1 = Signal(slot_layout(cfg))
-        m.d.sync += [r1.valid.eq(x_move & ~x_error), r1.dir.eq(iss.z[5]),
-                     r1.base.eq(iss.z[:5]), r1.mask.eq(x_mask)]
+        m.d.sync += [r1.valid.eq(x_move & ~x_error), r1.dir.eq(stream_dir_bit(iss.z)),
+                     r1.base.eq(stream_number(iss.z)), r1.mask.eq(x_mask)]
         for j in range(_PLANES):
             for lane in range(L):
                 bit = _LANE_BITS * lane + 8 * j
@@ -239,8 +222,9 @@ class Sxm(wiring.Component):
         p = Signal(reduce_layout(cfg))
         x_red_op = Signal(2)
         m.d.comb += x_red_op.eq(Mux(x_op["RMAX"], 1, Mux(x_op["ARGMAX"], 2, 0)))
-        m.d.sync += [p.valid.eq(x_reduce & ~x_error), p.op.eq(x_red_op), p.dir.eq(iss.z[5]),
-                     p.base.eq(iss.z[:5]), p.mask.eq(Mux(x_op["ARGMAX"], 0b0001, x_mask))]
+        m.d.sync += [p.valid.eq(x_reduce & ~x_error), p.op.eq(x_red_op),
+                     p.dir.eq(stream_dir_bit(iss.z)), p.base.eq(stream_number(iss.z)),
+                     p.mask.eq(Mux(x_op["ARGMAX"], 0b0001, x_mask))]
         for lane, word in enumerate(x_words):
             with m.Switch(iss.dt):
                 with m.Case(0):
@@ -285,13 +269,13 @@ class Sxm(wiring.Component):
             r1_planes[0] = r1_planes[0] ^ 1
         slots = ((r1, r1_planes), (r2, [r2.planes[j].as_value() for j in range(_PLANES)]))
         collisions = []
-        for d, side in enumerate((self.s_out.e, self.s_out.w)):
+        for d, side in ((E, self.s_out.e), (W, self.s_out.w)):
             for s in range(S):
                 hits, values = [], []
                 for k, (slot, planes) in enumerate(slots):
                     slot_hits = []
                     for j in range(min(_PLANES, s + 1)):
-                        hit = Signal(name=f"w_hit_{'ew'[d]}{s}_r{k + 1}_{j}")
+                        hit = Signal(name=f"w_hit_{DIRECTION_NAMES[d].lower()}{s}_r{k + 1}_{j}")
                         m.d.comb += hit.eq(slot.valid & (slot.dir == d) & (slot.base == s - j)
                                            & slot.mask[j])
                         slot_hits.append(hit)

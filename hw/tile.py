@@ -25,7 +25,20 @@ Nothing is computed here that a unit could compute; the tile only
 
 from __future__ import annotations
 
-from amaranth import Cat, ClockDomain, ClockSignal, Const, Module, Mux, ResetSignal, Signal, signed
+from dataclasses import dataclass
+
+from amaranth import (
+    Cat,
+    ClockDomain,
+    ClockSignal,
+    Const,
+    Module,
+    Mux,
+    ResetSignal,
+    Signal,
+    Value,
+    signed,
+)
 from amaranth.hdl import DomainRenamer, EnableInserter, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -39,7 +52,7 @@ from ..sw.isa import INSTRUCTIONS
 from . import hac as hac_mod
 from .c2c import DRIFT_BITS, STALL_BITS, C2cPort
 from .c2c_link import LinkEnd
-from .common import streams_layout
+from .common import require_config, streams_layout
 from .icu import BUSY_BITS, InstructionQueue
 from .mem import MemBank
 from .mxm import Mxm
@@ -52,6 +65,73 @@ from .vxm import VxmAlu
 FAULTS = {"icu": "MEM", "mem": "MEM", "streams": "VXM", "vxm": "VXM", "mxm": "MXM", "sxm": "SXM"}
 
 COUNTER_BITS = 32
+
+
+def _bit(mask: int) -> int:
+    """The bit position of a one-bit ``hostmap`` mask (``CTRL_*``, ``STATUS_*``)."""
+    assert mask > 0 and mask & (mask - 1) == 0, mask
+    return mask.bit_length() - 1
+
+
+def _pack_bits(fields: dict[int, Value]) -> Value:
+    """A word with each one-bit value at the bit of its ``hostmap`` mask, zeros elsewhere."""
+    by_bit = {_bit(mask): value for mask, value in fields.items()}
+    return Cat(*(by_bit.get(i, Const(0, 1)) for i in range(max(by_bit) + 1)))
+
+
+@dataclass
+class _Control:
+    """Run-control state (``Tile._control``)."""
+
+    running: Signal
+    launch: Signal  # reset the units and start the queues; running from the next cycle
+    armed: Signal  # START was written: launch when the HAC wraps to the next epoch
+    after_error: Signal  # the cycle after an error: flush the units
+    clearing: Signal
+    clear_addr: Signal
+    done_flag: Signal
+    error_flag: Signal
+    cycles: Signal
+    frozen_total: Signal
+    freeze_left: Signal
+    drain: Signal  # cycles until every issued effect has landed
+    deadlock: Signal
+    frozen: Signal
+    active: Signal  # running and not frozen: a schedule cycle
+    err_now: Signal
+    unit_en: Value
+    unit_rst: Value
+    queue_en: Value
+
+
+@dataclass
+class _Links:
+    """Link ports, the tile's HAC and drift (``Tile._links_and_hac``)."""
+
+    links: dict  # (slice name, link) -> LinkEnd
+    ends: list
+    roles: Signal
+    hac: Signal
+    aligned: Value
+    drift: Signal
+    anchor: Signal  # a DESKEW / RUNTIME_DESKEW issues: the drift restarts
+
+
+@dataclass
+class _Units:
+    """Stream segments, units and queues (``Tile._units``)."""
+
+    segs: list
+    queues: dict  # queue name -> InstructionQueue
+    unit_error: dict  # queue name -> the error of the unit it alone drives
+    shared_error: dict  # MXM slice -> its unit error
+    banks: dict  # (slice, bank) -> MemBank
+    stalls: list
+    anchors: list
+
+    def qlist(self, config: TileConfig) -> list:
+        """The queues in ``config.queues`` order."""
+        return [self.queues[q.name] for q in config.queues]
 
 
 class Tile(wiring.Component):
@@ -81,8 +161,7 @@ class Tile(wiring.Component):
     """
 
     def __init__(self, config: TileConfig, fault: str | None = None, *, global_buffer=None):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        require_config(config)
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be None or one of {', '.join(FAULTS)}, not {fault!r}")
         if fault is not None and all(s.kind != FAULTS[fault] for s in config.slices):
@@ -117,16 +196,22 @@ class Tile(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, hmap = self.config, self.map
-        seen: set = set()
+        ctl = self._control(m)
+        link = self._links_and_hac(m, ctl)
+        units = self._units(m, ctl, link)
+        err_bits = self._errors_and_done(m, ctl, link, units)
+        self._host_port(m, ctl, link, units, err_bits)
+        return m
 
-        # Control state.
+    def _control(self, m) -> _Control:
+        """The run-control state, and the three tile-wide nets it drives: unit enable, unit
+        reset (in a unit domain without the tile's reset) and queue enable."""
         running = Signal()
-        launch = Signal()  # reset the units and start the queues; running from next cycle
-        armed = Signal()  # START was written: launch when the HAC wraps to the next epoch
-        after_error = Signal()  # the cycle after an error: flush the units
+        launch = Signal()
+        armed = Signal()
+        after_error = Signal()
         clearing = Signal()
-        clear_addr = Signal(exact_log2(hmap.region_words) + 1)
+        clear_addr = Signal(exact_log2(self.map.region_words) + 1)
         done_flag, error_flag = Signal(), Signal()
         cycles = Signal(COUNTER_BITS)
         frozen_total = Signal(COUNTER_BITS)
@@ -151,19 +236,16 @@ class Tile(wiring.Component):
                 self.global_buffer(m, name, net)
                 for name, net in (("unit_en", unit_en), ("unit_rst", unit_rst),
                                   ("queue_en", queue_en)))
+        return _Control(running, launch, armed, after_error, clearing, clear_addr, done_flag,
+                        error_flag, cycles, frozen_total, freeze_left, drain, deadlock, frozen,
+                        active, err_now, unit_en, unit_rst, queue_en)
 
-        def add_unit(name, unit):
-            m.submodules[name] = DomainRenamer("unit")(
-                ResetInserter(unit_rst)(EnableInserter(unit_en)(unit)))
-            return unit
+    def _links_and_hac(self, m, ctl: _Control) -> _Links:
+        """Every link port's ``LinkEnd``, the tile's HAC and the drift the C2C ports subtract.
 
-        def add_queue(name, queue):
-            m.submodules[name] = EnableInserter(queue_en)(queue)
-            m.d.comb += [queue.start.eq(launch), queue.freeze.eq(~running | frozen)]
-            return queue
-
-        # Link ports: serializer, elastic buffers and HAC each; they run whether or not a
-        # program does, so they are neither frozen nor reset by START.
+        The link ends run whether or not a program does, so they are neither frozen nor reset
+        by START."""
+        cfg, hmap = self.config, self.map
         links = {}
         roles = Signal(max(1, 2 * len(hmap.link_ports)))  # no zero-width wire in Verilog
         for i, port in enumerate(hmap.link_ports):
@@ -194,7 +276,7 @@ class Tile(wiring.Component):
                 m.d.comb += [hac.eq(end.hac), hac_wraps.eq(end.hac_wraps)]
         aligned = Cat(end.aligned for end in ends).all()
         m.d.comb += self.hac.eq(hac)
-        m.d.comb += launch.eq(armed & hac_wraps)
+        m.d.comb += ctl.launch.eq(ctl.armed & hac_wraps)
 
         # Drift: HAC steps minus wall cycles since the last DESKEW / RUNTIME_DESKEW.
         hac_last = Signal.like(hac)
@@ -205,94 +287,117 @@ class Tile(wiring.Component):
         m.d.sync += hac_last.eq(hac)
         m.d.comb += [hac_step.eq((hac - hac_last - 1)[:hac.shape().width]),
                      drift.eq(Mux(first, 0, drift_acc + hac_step))]
-        m.d.sync += [first.eq(launch), drift_acc.eq(Mux(first | (active & anchor), 0, drift))]
+        m.d.sync += [first.eq(ctl.launch),
+                     drift_acc.eq(Mux(first | (ctl.active & anchor), 0, drift))]
+        return _Links(links, ends, roles, hac, aligned, drift, anchor)
 
-        # Stream segments, one per position.
+    def _add_unit(self, m, ctl: _Control, name: str, unit):
+        """Add ``unit`` in the unit domain: frozen by ``unit_en``, flushed by ``unit_rst``."""
+        m.submodules[name] = DomainRenamer("unit")(
+            ResetInserter(ctl.unit_rst)(EnableInserter(ctl.unit_en)(unit)))
+        return unit
+
+    def _add_queue(self, m, ctl: _Control, name: str, queue):
+        """Add ``queue``, started by ``launch`` and frozen while not running or frozen."""
+        m.submodules[name] = EnableInserter(ctl.queue_en)(queue)
+        m.d.comb += [queue.start.eq(ctl.launch), queue.freeze.eq(~ctl.running | ctl.frozen)]
+        return queue
+
+    def _units(self, m, ctl: _Control, link: _Links) -> _Units:
+        """A stream segment at every position, every unit with its queues, and their wiring."""
+        cfg = self.config
+        seen: set = set()
         writers = {"MEM": cfg.mem_banks, "VXM": cfg.vxm_alus}
         segs = []
         for s in cfg.slices:
             seg = StreamSegment(cfg, writers.get(s.kind, 1),
                                 fault=s.kind == "VXM" and self._faulty("streams", seen))
-            segs.append(add_unit(f"streams_{s.name.lower()}", seg))
+            segs.append(self._add_unit(m, ctl, f"streams_{s.name.lower()}", seg))
         idle = Signal(streams_layout(cfg))  # all-invalid streams beyond the ends of the row
         for p, seg in enumerate(segs):
             m.d.comb += [seg.e_in.eq(segs[p - 1].regs.e if p > 0 else idle),
                          seg.w_in.eq(segs[p + 1].regs.w if p + 1 < len(segs) else idle)]
 
-        def arriving(unit, p):
+        def add(p, name, unit, queues):
+            """Add ``unit`` at position ``p`` fed by the streams arriving there, its queues
+            (name -> InstructionQueue) and, for a single queue, its issue port."""
+            self._add_unit(m, ctl, name, unit)
+            for qname, queue in queues.items():
+                self._add_queue(m, ctl, qname, queue)
             m.d.comb += [unit.s_in.e.eq(segs[p - 1].regs.e if p > 0 else idle),
                          unit.s_in.w.eq(segs[p + 1].regs.w if p + 1 < len(segs) else idle)]
+            if len(queues) == 1:
+                m.d.comb += unit.issue.eq(next(iter(queues.values())).issue)
+            return unit
 
-        # Units and their queues.
-        queues = {}  # queue name -> InstructionQueue
-        unit_error = {}  # queue name -> the error of the unit it alone drives
-        shared_error = {}  # MXM slice -> its unit error
-        banks = {}  # (slice, bank) -> MemBank
-        stalls, anchors = [], []
+        u = _Units(segs, {}, {}, {}, {}, [], [])
         for s in cfg.slices:
             p, low = s.position, s.name.lower().replace(".", "_")
             names = [q.name for q in cfg.queues if q.slice == s]
             if s.kind == "MEM":
                 for b, qname in enumerate(names):
-                    bank = add_unit(f"mem_{low}_{b}",
-                                    MemBank(cfg, b, fault=self._faulty("mem", seen)))
-                    queue = add_queue(f"icu_{low}_{b}", InstructionQueue(
-                        cfg, "MEM", b, fault=self._faulty("icu", seen)))
-                    arriving(bank, p)
-                    m.d.comb += [bank.issue.eq(queue.issue), segs[p].writes[b].eq(bank.s_out)]
-                    queues[qname], unit_error[qname], banks[(s.name, b)] = queue, bank.error, bank
+                    queue = InstructionQueue(cfg, "MEM", b, fault=self._faulty("icu", seen))
+                    bank = add(p, f"mem_{low}_{b}",
+                               MemBank(cfg, b, fault=self._faulty("mem", seen)),
+                               {f"icu_{low}_{b}": queue})
+                    m.d.comb += segs[p].writes[b].eq(bank.s_out)
+                    u.queues[qname], u.unit_error[qname], u.banks[(s.name, b)] = (queue,
+                                                                                  bank.error, bank)
             elif s.kind == "VXM":
                 for i, qname in enumerate(names):
-                    alu = add_unit(f"vxm_{i}", VxmAlu(cfg, fault=self._faulty("vxm", seen)))
-                    queue = add_queue(f"icu_vxm_{i}", InstructionQueue(cfg, "VXM"))
-                    arriving(alu, p)
-                    m.d.comb += [alu.issue.eq(queue.issue), alu.s_own.eq(segs[p].fresh),
-                                 segs[p].writes[i].eq(alu.s_out)]
-                    queues[qname], unit_error[qname] = queue, alu.error
+                    queue = InstructionQueue(cfg, "VXM")
+                    alu = add(p, f"vxm_{i}", VxmAlu(cfg, fault=self._faulty("vxm", seen)),
+                              {f"icu_vxm_{i}": queue})
+                    m.d.comb += [alu.s_own.eq(segs[p].fresh), segs[p].writes[i].eq(alu.s_out)]
+                    u.queues[qname], u.unit_error[qname] = queue, alu.error
             elif s.kind == "MXM":
-                mxm = add_unit(f"mxm_{low}", Mxm(cfg, fault=self._faulty("mxm", seen)))
-                wgt = add_queue(f"icu_{low}_wgt", InstructionQueue(cfg, "MXM_WGT"))
-                act = add_queue(f"icu_{low}_act", InstructionQueue(cfg, "MXM_ACT"))
-                arriving(mxm, p)
+                wgt = InstructionQueue(cfg, "MXM_WGT")
+                act = InstructionQueue(cfg, "MXM_ACT")
+                mxm = add(p, f"mxm_{low}", Mxm(cfg, fault=self._faulty("mxm", seen)),
+                          {f"icu_{low}_wgt": wgt, f"icu_{low}_act": act})
                 m.d.comb += [mxm.issue_wgt.eq(wgt.issue), mxm.issue_act.eq(act.issue),
                              segs[p].writes[0].eq(mxm.s_out)]
-                queues[f"{s.name}.WGT"], queues[f"{s.name}.ACT"] = wgt, act
-                shared_error[s.name] = mxm.error
+                u.queues[f"{s.name}.WGT"], u.queues[f"{s.name}.ACT"] = wgt, act
+                u.shared_error[s.name] = mxm.error
             elif s.kind == "SXM":
-                sxm = add_unit(f"sxm_{low}", Sxm(cfg, fault=self._faulty("sxm", seen)))
-                queue = add_queue(f"icu_{low}", InstructionQueue(cfg, "SXM"))
-                arriving(sxm, p)
-                m.d.comb += [sxm.issue.eq(queue.issue), segs[p].writes[0].eq(sxm.s_out)]
-                queues[s.name], unit_error[s.name] = queue, sxm.error
+                queue = InstructionQueue(cfg, "SXM")
+                sxm = add(p, f"sxm_{low}", Sxm(cfg, fault=self._faulty("sxm", seen)),
+                          {f"icu_{low}": queue})
+                m.d.comb += segs[p].writes[0].eq(sxm.s_out)
+                u.queues[s.name], u.unit_error[s.name] = queue, sxm.error
             else:
-                port = add_unit(f"c2c_{low}", C2cPort(cfg))
-                queue = add_queue(f"icu_{low}", InstructionQueue(cfg, "C2C"))
-                arriving(port, p)
-                m.d.comb += [port.issue.eq(queue.issue), port.hac.eq(hac), port.drift.eq(drift),
+                queue = InstructionQueue(cfg, "C2C")
+                port = add(p, f"c2c_{low}", C2cPort(cfg), {f"icu_{low}": queue})
+                m.d.comb += [port.hac.eq(link.hac), port.drift.eq(link.drift),
                              segs[p].writes[0].eq(port.s_out)]
                 for n in range(cfg.c2c_links):
-                    end = links[(s.name, n)]
-                    m.d.comb += [end.send.eq(port.tx_valid[n] & ~err_now),
+                    end = link.links[(s.name, n)]
+                    m.d.comb += [end.send.eq(port.tx_valid[n] & ~ctl.err_now),
                                  end.send_payload.eq(port.tx_data[n]),
                                  port.rx_valid[n].eq(end.r_valid),
                                  port.rx_data[n].eq(end.r_payload[:8 * cfg.lanes]),
-                                 end.r_take.eq((port.rx_take[n] & active) |
-                                               (armed & end.r_valid))]
-                queues[s.name], unit_error[s.name] = queue, port.error
-                stalls.append(port.stall)
-                anchors.append(port.anchor)
-        qlist = [queues[q.name] for q in cfg.queues]
+                                 end.r_take.eq((port.rx_take[n] & ctl.active) |
+                                               (ctl.armed & end.r_valid))]
+                u.queues[s.name], u.unit_error[s.name] = queue, port.error
+                u.stalls.append(port.stall)
+                u.anchors.append(port.anchor)
+        m.d.comb += link.anchor.eq(Cat(*u.anchors).any())
+        return u
 
-        m.d.comb += anchor.eq(Cat(*anchors).any())
+    def _errors_and_done(self, m, ctl: _Control, link: _Links, units: _Units) -> Signal:
+        """Error sources, done, deadlock, freezes and the counters; return the error source
+        bits latched by the last error (``HostMap.error_sources`` order)."""
+        cfg, hmap = self.config, self.map
+        qlist = units.qlist(cfg)
 
         # A dropped frame or an overrun on a link while running stops the tile (sticky: it may
         # come in a frozen cycle).
         link_faults = []
-        for port, end in links.items():
+        for port, end in link.links.items():
             fault = Signal(name=f"fault_{HostMap.port_name(*port)}")
-            with m.If(launch):
+            with m.If(ctl.launch):
                 m.d.sync += fault.eq(0)
-            with m.Elif(running & (end.bad_frame | end.overrun)):
+            with m.Elif(ctl.running & (end.bad_frame | end.overrun)):
                 m.d.sync += fault.eq(1)
             link_faults.append(fault)
 
@@ -304,14 +409,60 @@ class Tile(wiring.Component):
 
         # Error sources, in HostMap.error_sources order.
         sources = Signal(len(hmap.error_sources))
-        bits = [qlist[i].error | unit_error.get(q.name, 0) for i, q in enumerate(cfg.queues)]
-        bits += [shared_error[s.name] for s in cfg.slices if s.kind == "MXM"]
-        bits += [seg.error for seg in segs]
+        bits = [qlist[i].error | units.unit_error.get(q.name, 0)
+                for i, q in enumerate(cfg.queues)]
+        bits += [units.shared_error[s.name] for s in cfg.slices if s.kind == "MXM"]
+        bits += [seg.error for seg in units.segs]
         bits += link_faults
-        bits += [deadlock]
-        m.d.comb += [sources.eq(Cat(*bits)), err_now.eq(active & sources.any())]
+        bits += [ctl.deadlock]
+        m.d.comb += [sources.eq(Cat(*bits)), ctl.err_now.eq(ctl.active & sources.any())]
 
-        # Effects still to land: the longest settle time of anything issued.
+        settle_now = self._settle(m, qlist, ctl.drain)
+
+        # Run control: done, deadlock, errors, freezes, counters.
+        all_halted = Cat(q.halted for q in qlist).all()
+        any_wait = Cat(q.sync_wait for q in qlist).any()
+        stuck = Cat(q.halted | q.sync_wait for q in qlist).all()
+        done_now = Signal()
+        m.d.comb += done_now.eq(ctl.active & all_halted & (ctl.drain == 0))
+        stall_sum = Signal.like(ctl.freeze_left)
+        m.d.comb += stall_sum.eq(sum(units.stalls) if units.stalls else 0)
+        abort = Signal()
+        m.d.comb += abort.eq((ctl.running | ctl.armed) & self.host_we &
+                             (self.host_addr == hm.REG_CTRL) & self.host_wdata[_bit(hm.CTRL_ABORT)])
+        m.d.sync += ctl.after_error.eq(ctl.err_now | abort)
+        with m.If(ctl.launch | (abort & ctl.armed)):
+            m.d.sync += ctl.armed.eq(0)
+        with m.If(ctl.launch):
+            m.d.sync += [ctl.running.eq(1), ctl.done_flag.eq(0), ctl.error_flag.eq(0),
+                         ctl.cycles.eq(0), ctl.frozen_total.eq(0), ctl.freeze_left.eq(0),
+                         ctl.drain.eq(0), ctl.deadlock.eq(0)]
+        with m.Elif(ctl.running):
+            with m.If(ctl.err_now | abort):
+                m.d.sync += [ctl.running.eq(0), ctl.error_flag.eq(1)]
+            with m.Elif(done_now):
+                m.d.sync += [ctl.running.eq(0), ctl.done_flag.eq(1)]
+            with m.Else():
+                m.d.sync += ctl.cycles.eq(ctl.cycles + 1)
+                with m.If(ctl.frozen):
+                    m.d.sync += [ctl.freeze_left.eq(ctl.freeze_left - 1),
+                                 ctl.frozen_total.eq(ctl.frozen_total + 1)]
+                with m.Else():
+                    m.d.sync += [ctl.freeze_left.eq(stall_sum),
+                                 ctl.drain.eq(Mux(ctl.drain > settle_now, ctl.drain - 1,
+                                                  settle_now)),
+                                 ctl.deadlock.eq(stuck & any_wait)]
+        err_bits = Signal.like(sources)
+        with m.If(ctl.err_now):
+            m.d.sync += err_bits.eq(sources)
+        with m.Elif(ctl.launch):
+            m.d.sync += err_bits.eq(0)
+        return err_bits
+
+    @staticmethod
+    def _settle(m, qlist, drain) -> Signal:
+        """The longest settle time (``Instr.settle``) of the instructions issued this cycle:
+        the cycles after which every effect has landed."""
         settle_max = max(i.settle for i in INSTRUCTIONS)
         assert settle_max < 1 << len(drain)
         settles = []
@@ -330,70 +481,38 @@ class Tile(wiring.Component):
             longest = Signal.like(drain, name=f"settle_max_{i}")
             m.d.comb += longest.eq(Mux(k > settle_now, k, settle_now))
             settle_now = longest
+        return settle_now
 
-        # Run control: done, deadlock, errors, freezes, counters.
-        all_halted = Cat(q.halted for q in qlist).all()
-        any_wait = Cat(q.sync_wait for q in qlist).any()
-        stuck = Cat(q.halted | q.sync_wait for q in qlist).all()
-        done_now = Signal()
-        m.d.comb += done_now.eq(active & all_halted & (drain == 0))
-        stall_sum = Signal.like(freeze_left)
-        m.d.comb += stall_sum.eq(sum(stalls) if stalls else 0)
-        abort = Signal()
-        m.d.comb += abort.eq((running | armed) & self.host_we & (self.host_addr == hm.REG_CTRL) &
-                             self.host_wdata[2])
-        m.d.sync += after_error.eq(err_now | abort)
-        with m.If(launch | (abort & armed)):
-            m.d.sync += armed.eq(0)
-        with m.If(launch):
-            m.d.sync += [running.eq(1), done_flag.eq(0), error_flag.eq(0), cycles.eq(0),
-                         frozen_total.eq(0), freeze_left.eq(0), drain.eq(0), deadlock.eq(0)]
-        with m.Elif(running):
-            with m.If(err_now | abort):
-                m.d.sync += [running.eq(0), error_flag.eq(1)]
-            with m.Elif(done_now):
-                m.d.sync += [running.eq(0), done_flag.eq(1)]
-            with m.Else():
-                m.d.sync += cycles.eq(cycles + 1)
-                with m.If(frozen):
-                    m.d.sync += [freeze_left.eq(freeze_left - 1),
-                                 frozen_total.eq(frozen_total + 1)]
-                with m.Else():
-                    m.d.sync += [freeze_left.eq(stall_sum),
-                                 drain.eq(Mux(drain > settle_now, drain - 1, settle_now)),
-                                 deadlock.eq(stuck & any_wait)]
-        err_bits = Signal.like(sources)
-        with m.If(err_now):
-            m.d.sync += err_bits.eq(sources)
-        with m.Elif(launch):
-            m.d.sync += err_bits.eq(0)
-
-        # Host port: decode.
+    def _host_port(self, m, ctl: _Control, link: _Links, units: _Units, err_bits) -> None:
+        """Serve ``lpu.sw.hostmap``: CTRL writes, the CLEAR sweep, memory loads, register and
+        MEM reads (one cycle after ``host_re``)."""
+        cfg, hmap = self.config, self.map
+        qlist = units.qlist(cfg)
         off_bits = exact_log2(hmap.region_words)
         region = Signal(range(hmap.regions + 1))
         offset = Signal(off_bits)
         m.d.comb += [offset.eq(self.host_addr[:off_bits]), region.eq(self.host_addr[off_bits:])]
-        idle_port = ~running & ~armed & ~clearing
+        idle_port = ~ctl.running & ~ctl.armed & ~ctl.clearing
         reg_write = self.host_we & idle_port & (region == 0)
         with m.If(reg_write & (offset == hm.REG_CTRL)):
-            with m.If(self.host_wdata[0]):
-                m.d.sync += armed.eq(1)
-            with m.Elif(self.host_wdata[1]):
-                m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
-        if ends:  # without links there are no roles to set
+            with m.If(self.host_wdata[_bit(hm.CTRL_START)]):
+                m.d.sync += ctl.armed.eq(1)
+            with m.Elif(self.host_wdata[_bit(hm.CTRL_CLEAR)]):
+                m.d.sync += [ctl.clearing.eq(1), ctl.clear_addr.eq(0)]
+        if link.ends:  # without links there are no roles to set
             with m.If(reg_write & (offset == hm.REG_LINK_ROLES)):
-                m.d.sync += roles.eq(self.host_wdata)
+                m.d.sync += link.roles.eq(self.host_wdata)
         sweep = Signal(range(hmap.region_words + 1))
         m.d.comb += sweep.eq(max(cfg.mem_words, cfg.queue_words))
-        with m.If(clearing):
-            m.d.sync += clear_addr.eq(clear_addr + 1)
-            with m.If(clear_addr == sweep - 1):
-                m.d.sync += clearing.eq(0)
+        with m.If(ctl.clearing):
+            m.d.sync += ctl.clear_addr.eq(ctl.clear_addr + 1)
+            with m.If(ctl.clear_addr == sweep - 1):
+                m.d.sync += ctl.clearing.eq(0)
 
         def memory_port(addr, data, we, index, words):
             """A unit's host write port: the CLEAR sweep, else host writes to region index."""
-            with m.If(clearing):
-                m.d.comb += [addr.eq(clear_addr), data.eq(0), we.eq(clear_addr < words)]
+            with m.If(ctl.clearing):
+                m.d.comb += [addr.eq(ctl.clear_addr), data.eq(0), we.eq(ctl.clear_addr < words)]
             with m.Else():
                 m.d.comb += [addr.eq(offset), data.eq(self.host_wdata),
                              we.eq(self.host_we & idle_port & (region == index) &
@@ -401,18 +520,21 @@ class Tile(wiring.Component):
 
         for i, q in enumerate(qlist):
             memory_port(q.host_addr, q.host_data, q.host_we, 1 + i, cfg.queue_words)
-        bank_list = [banks[key] for key in hmap.banks]
+        bank_list = [units.banks[key] for key in hmap.banks]
         first_bank = 1 + len(qlist)
         for i, bank in enumerate(bank_list):
             memory_port(bank.host_addr, bank.host_wdata, bank.host_we, first_bank + i,
                         cfg.mem_words)
 
-        # Host port: registers and reads (one cycle after host_re).
-        status = Cat(running, done_flag, error_flag, clearing, armed)
-        regs = {hm.REG_CTRL: status, hm.REG_CYCLES: cycles, hm.REG_FROZEN: frozen_total,
-                hm.REG_HAC: hac, hm.REG_LINK_ROLES: roles,
+        # Registers and reads (one cycle after host_re).
+        status = _pack_bits({hm.STATUS_RUNNING: ctl.running, hm.STATUS_DONE: ctl.done_flag,
+                             hm.STATUS_ERROR: ctl.error_flag, hm.STATUS_CLEARING: ctl.clearing,
+                             hm.STATUS_ARMED: ctl.armed})
+        ends = link.ends
+        regs = {hm.REG_CTRL: status, hm.REG_CYCLES: ctl.cycles, hm.REG_FROZEN: ctl.frozen_total,
+                hm.REG_HAC: link.hac, hm.REG_LINK_ROLES: link.roles,
                 hm.REG_LINK_STATUS: Cat(Cat(end.latency_valid for end in ends),
-                                        Const(0, 16 - len(ends)), aligned)}
+                                        Const(0, 16 - len(ends)), link.aligned)}
         for i, end in enumerate(ends):
             regs[hm.REG_LINK + 2 * i] = Cat(end.latency, end.trims)
             regs[hm.REG_LINK + 2 * i + 1] = end.bad_frames
@@ -437,5 +559,4 @@ class Tile(wiring.Component):
                     m.d.comb += self.host_rdata.eq(bank.host_rdata)
             with m.Default():
                 m.d.comb += self.host_rdata.eq(Const(0, hmap.data_bits))
-        m.d.comb += self.busy.eq(running | armed | clearing)
-        return m
+        m.d.comb += self.busy.eq(ctl.running | ctl.armed | ctl.clearing)

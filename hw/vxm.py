@@ -36,9 +36,10 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw.config import TileConfig
-from ..sw.isa import DTYPES, INSTRUCTIONS
+from ..sw.isa import DIRECTION_NAMES, DTYPES, INSTRUCTIONS
 from ..sw.units import ROM_WIDTHS, VXM_BINARY, rom_words
-from .common import both_directions, issue_layout, pick_stream
+from . import common
+from .common import both_directions, pick_stream, stream_dir_bit, stream_number
 
 VXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "VXM"}
 OP = {name: i.opcode for name, i in VXM_INSTRS.items()}
@@ -55,17 +56,8 @@ Q34_ROMS = ("SILU", "GELU", "EXP")  # one ROM, 256 words each, addressed in the 
 RCP_ROMS = ("RECIP", "RSQRT")  # one ROM, 256 words each, addressed in cycle t + 1
 INT32_MAX, INT32_MIN = (1 << 31) - 1, -(1 << 31)
 OPERANDS = ("m", "a", "b")
-
-
-def check_isa() -> None:
-    """Raise ``RuntimeError`` if the ISA table no longer matches the pipelines built here."""
-    if DTYPES != ("i8", "i16", "i32"):
-        raise RuntimeError(f"the VXM ALU codes types as log2(bytes), but DTYPES is {DTYPES}")
-    for d, names in PIPELINES.items():
-        isa = {n for n, i in VXM_INSTRS.items() if i.latency == d}
-        if isa != set(names):
-            raise RuntimeError(f"VXM instructions of latency {d}: ISA has {sorted(isa)}, the "
-                               f"ALU implements {sorted(names)}")
+#: The latency of each instruction, as the pipelines implement it.
+LATENCY = {name: d for d, names in PIPELINES.items() for name in names}
 
 
 def _sext(v, code):
@@ -197,33 +189,24 @@ class VxmAlu(wiring.Component):
 
     Members
     -------
-    issue : In(issue_layout())
-        The instruction issued this cycle (``valid``, ``opcode``, raw ISA fields).
-    s_in : In(both_directions(config))
-        The streams arriving at the VXM position this cycle.
+    issue, s_in, s_out, error :
+        The unit port (``unit_signature``): ``s_in`` the streams arriving at the VXM position
+        this cycle; ``error``: an operand stream holds no value, or ``ACCUM`` mode 3, in the
+        issue cycle.
     s_own : In(both_directions(config))
         The VXM position's own stream registers, valid where a VXM ALU wrote them at the end of
         the previous cycle (chaining); they take priority over ``s_in``.
-    s_out : Out(both_directions(config))
-        This ALU's stream writes this cycle (data and a valid bit per stream).
-    error : Out(1)
-        An operand stream holds no value, or ``ACCUM`` mode 3, in the issue cycle.
     """
 
     def __init__(self, config: TileConfig, fault: bool = False):
-        if not isinstance(config, TileConfig):
-            raise TypeError(f"config must be a TileConfig, not {config!r}")
+        common.require_config(config)
         if not isinstance(fault, bool):
             raise TypeError(f"fault must be a bool, not {fault!r}")
-        check_isa()
+        if DTYPES != ("i8", "i16", "i32"):
+            raise RuntimeError(f"the VXM ALU codes types as log2(bytes), but DTYPES is {DTYPES}")
+        common.check_latencies("VXM", LATENCY)
         self.config, self.fault = config, fault
-        super().__init__({
-            "issue": In(issue_layout()),
-            "s_in": In(both_directions(config)),
-            "s_own": In(both_directions(config)),
-            "s_out": Out(both_directions(config)),
-            "error": Out(1),
-        })
+        super().__init__(common.unit_signature(config, s_own=In(both_directions(config))))
 
     def elaborate(self, platform):
         m = Module()
@@ -391,13 +374,14 @@ class VxmAlu(wiring.Component):
             m.d.sync += o3.data[lane].eq(Mux(s2.op == OP["REQUANT"], _clamp(rq, -128, 127), rcp))
 
         # Stream writes: each pipeline's group; the longer latency wins a (misscheduled) clash.
-        for d, dn in enumerate(("e", "w")):
-            so = self.s_out[dn]
+        for d, dn in enumerate(DIRECTION_NAMES):
+            so = self.s_out[dn.lower()]
             for s in range(S):
                 for o in (o1, o2, o3):
-                    hit = o.valid & (o.z[5] == d) & Mux(
-                        o.wc == 0, o.z[:5] == s, Mux(o.wc == 1, o.z[1:5] == s >> 1,
-                                                     o.z[2:5] == s >> 2))
+                    index = stream_number(o.z)
+                    hit = o.valid & (stream_dir_bit(o.z) == d) & Mux(
+                        o.wc == 0, index == s, Mux(o.wc == 1, index[1:] == s >> 1,
+                                                   index[2:] == s >> 2))
                     vec = Cat(Mux(o.wc == 0, v[:8], Mux(o.wc == 1, v.word_select(s & 1, 8),
                                                          v.word_select(s & 3, 8)))
                               for v in o.data)

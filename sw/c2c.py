@@ -7,9 +7,10 @@ bit. A frame is a fixed number of consecutive valid words:
 * ``payload_words`` words of payload, least significant word first: a DATA frame's vector
   (lane 0 in the low byte), an ALIGN or CONTROL frame's 32-bit value in the first word and
   zeros after;
-* the CRC word: CRC-16/CCITT (polynomial 0x1021, initial value 0xFFFF, no reflection, no final
-  XOR) over the header and payload words, each fed most significant bit first, in the low 16
-  bits.
+* the CRC word: CRC-16/CCITT-FALSE (``lpu.sw.crc``) over the header and payload words, each
+  fed most significant bit first, in the low 16 bits.
+
+The receiver buffers up to ``LINK_BUFFER_VECTORS`` DATA vectors a RECV has not yet taken.
 
 ``hw/c2c_link.py`` builds the serializer and deserializer from these numbers, and the golden
 model and the tests use ``frame_words`` and ``check_frame`` as the reference.
@@ -19,21 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .crc import CRC_BITS, crc16
+
+__all__ = ["CRC_BITS", "KINDS", "KIND_BITS", "LINK_BUFFER_VECTORS", "FrameFormat", "crc16",
+           "delivery_bound", "link_format"]
+
 KINDS = ("DATA", "ALIGN", "CONTROL")
 KIND_BITS = 2
-CRC_POLY = 0x1021
-CRC_INIT = 0xFFFF
-CRC_BITS = 16
-
-
-def crc16(words, width: int) -> int:
-    """CRC-16/CCITT over ``width``-bit words, each most significant bit first."""
-    crc = CRC_INIT
-    for word in words:
-        for i in reversed(range(width)):
-            feedback = ((crc >> 15) ^ (word >> i)) & 1
-            crc = ((crc << 1) & 0xFFFF) ^ (CRC_POLY if feedback else 0)
-    return crc
+#: DATA vectors a link receiver's elastic buffer holds (a power of two, at least 2).
+LINK_BUFFER_VECTORS = 8
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ class FrameFormat:
 
     def __post_init__(self):
         if self.link_bits not in (16, 32, 64):
-            raise ValueError(f"link_bits must be 16, 32 or 64 (the CRC takes 16), not "
+            raise ValueError(f"link_bits must be 16, 32 or 64 (the CRC takes {CRC_BITS}), not "
                              f"{self.link_bits}")
 
     @property

@@ -18,11 +18,12 @@ Reply (bridge to host)::
     0x5A         1 byte   status OK only: READ: length words, 2 bytes, high byte first
                                           STATUS: STATUS_FIELDS
 
-The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final
-XOR; check value 0x29B1 for ``b"123456789"``) over every byte after the sync byte and before the
-CRC. Sent high byte first, the CRC over the whole frame after the sync byte, CRC included, is
-zero, which is how the bridge checks it. It catches every single-bit error, every burst up to 16
-bits (so any swap of two adjacent bytes) and every odd number of flipped bits.
+The CRC is CRC-16/CCITT-FALSE (``lpu.sw.crc``: polynomial 0x1021, initial value 0xFFFF, no
+reflection, no final XOR; check value 0x29B1 for ``b"123456789"``) over every byte after the
+sync byte and before the CRC. Sent high byte first, the CRC over the whole frame after the sync
+byte, CRC included, is zero, which is how the bridge checks it. It catches every single-bit
+error, every burst up to 16 bits (so any swap of two adjacent bytes) and every odd number of
+flipped bits.
 
 A request is checked in this order, the first failing rule giving the status: the CRC
 (``BAD_CHECKSUM``), the command (``BAD_COMMAND``), the length (``BAD_LENGTH``: READ and WRITE
@@ -39,15 +40,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .crc import CRC_BITS, crc16
 from .hostmap import REG_BUSY, HostMap
 
 SYNC = 0xA5
 REPLY_SYNC = 0x5A
 VERSION = 1
 
-CRC_POLY = 0x1021
-CRC_INIT = 0xFFFF
-CRC_BYTES = 2
+CRC_BYTES = CRC_BITS // 8
 
 COUNTER_BITS = 16  # the bridge's frame counters (bad_frames saturates, frames wraps)
 DEFAULT_MAX_WRITE = 16  # words a WRITE frame may carry (the bridge's buffer), unless changed
@@ -104,21 +104,6 @@ class NakError(ProtocolError):
     def __init__(self, status: Status):
         super().__init__(f"bridge replied {status.name}")
         self.status = status
-
-
-def crc16_update(crc: int, byte: int) -> int:
-    """CRC-16/CCITT-FALSE ``crc`` advanced over one byte (most significant bit first)."""
-    for i in reversed(range(8)):
-        feedback = ((crc >> 15) ^ (byte >> i)) & 1
-        crc = ((crc << 1) & 0xFFFF) ^ (CRC_POLY if feedback else 0)
-    return crc
-
-
-def crc16(data: bytes, crc: int = CRC_INIT) -> int:
-    """CRC-16/CCITT-FALSE of ``data``."""
-    for byte in data:
-        crc = crc16_update(crc, byte)
-    return crc
 
 
 def addr_bytes(hostmap: HostMap) -> int:

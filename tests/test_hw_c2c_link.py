@@ -12,7 +12,8 @@ from amaranth.hdl import DomainRenamer
 from amaranth.sim import Simulator
 
 from lpu.hw.c2c_link import LinkReceiver, LinkRx, LinkTx
-from lpu.sw.c2c import KINDS, FrameFormat, crc16
+from lpu.sw.c2c import KINDS, FrameFormat
+from lpu.sw.crc import crc16
 
 FMT = FrameFormat(lanes=16, link_bits=32)
 

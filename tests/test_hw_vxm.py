@@ -12,7 +12,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from lpu.hw.vxm import OP, PIPELINES, VxmAlu, VxmLane, check_isa
+from lpu.hw.common import check_latencies
+from lpu.hw.vxm import LATENCY, OP, PIPELINES, VxmAlu, VxmLane
 from lpu.sw import units
 from lpu.sw.config import TileConfig
 from lpu.verif import tb_vxm
@@ -85,7 +86,7 @@ def _lane_cases():
 
 
 def test_isa_matches_pipelines():
-    check_isa()
+    check_latencies("VXM", LATENCY)
 
 
 def test_lane_exhaustive_i8():

@@ -1,6 +1,8 @@
 """Synthesis smoke: every unit synthesizes for iCE40 and ECP5 with no latch and no error
 (tiny tile, to keep `make test` short; `make resources` reports the small tile)."""
 
+import sys
+
 import pytest
 
 pytest.importorskip("amaranth")
@@ -42,3 +44,12 @@ def test_units_follow_the_floorplan():
     assert sorted(units) == ["decoder", "icu", "mem_bank", "mxm", "streams", "uart_bridge"]
     for make in units.values():
         assert rtlil.convert(make())
+
+
+@pytest.mark.parametrize("module", ["lpu.hw.mxm", "lpu.hw.vxm"])
+def test_a_broken_unit_import_is_not_dropped(module, monkeypatch):
+    """A unit whose module fails to import stops ``lpu verilog`` and synthesis instead of
+    silently leaving the unit out."""
+    monkeypatch.setitem(sys.modules, module, None)  # the next import of it raises ImportError
+    with pytest.raises(ImportError):
+        unit_factories(TileConfig.named("small"))

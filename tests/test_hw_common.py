@@ -1,0 +1,77 @@
+# amaranth: UnusedElaboratable=no
+"""The shared unit port and the latency check every unit runs against the ISA table."""
+
+import pytest
+
+pytest.importorskip("amaranth")
+
+from lpu.hw import c2c, mem, mxm, sxm, vxm
+from lpu.hw.common import IsaMismatch, check_latencies, require_config, unit_signature
+from lpu.sw.config import TileConfig
+from lpu.sw.isa import INSTRUCTIONS
+
+CFG = TileConfig.named("small")
+
+#: Each unit's module, its ISA unit class and a constructor for it.
+UNITS = {
+    "MEM": (mem, lambda: mem.MemBank(CFG, 0)),
+    "MXM": (mxm, lambda: mxm.Mxm(CFG)),
+    "SXM": (sxm, lambda: sxm.Sxm(CFG)),
+    "VXM": (vxm, lambda: vxm.VxmAlu(CFG)),
+    "C2C": (c2c, lambda: c2c.C2cPort(CFG)),
+}
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_unit_implements_the_isa_latencies(unit):
+    module, build = UNITS[unit]
+    isa = {i.mnemonic: i.latency for i in INSTRUCTIONS if i.unit.split("_")[0] == unit}
+    assert isa == module.LATENCY
+    build()
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_a_wrong_latency_fails_at_construction(unit, monkeypatch):
+    """Negative control: one instruction one cycle off and the unit refuses to be built."""
+    module, build = UNITS[unit]
+    name = sorted(module.LATENCY)[0]
+    monkeypatch.setitem(module.LATENCY, name, module.LATENCY[name] + 1)
+    with pytest.raises(IsaMismatch, match=rf"{name} latency"):
+        build()
+
+
+def test_mxm_settle_is_checked():
+    with pytest.raises(IsaMismatch, match=r"ABC settle 2 \(ISA 1\)"):
+        check_latencies("MXM", mxm.LATENCY)
+    check_latencies("MXM", mxm.LATENCY, mxm.SETTLE)
+
+
+def test_the_message_names_the_instruction_and_both_latencies():
+    wrong = {**mem.LATENCY, "READ": 2}
+    with pytest.raises(IsaMismatch, match=r"MEM: the RTL implements READ latency 2 \(ISA 1\)"):
+        check_latencies("MEM", wrong)
+
+
+def test_missing_and_extra_instructions():
+    with pytest.raises(IsaMismatch, match=r"\['SCATTER'\] instructions the RTL lacks"):
+        check_latencies("MEM", {k: v for k, v in mem.LATENCY.items() if k != "SCATTER"})
+    with pytest.raises(IsaMismatch, match=r"lacks \['FOO'\] of the RTL's"):
+        check_latencies("MEM", {**mem.LATENCY, "FOO": 1})
+    with pytest.raises(ValueError, match="no ISA unit class"):
+        check_latencies("NOPE", {})
+
+
+def test_require_config():
+    assert require_config(CFG) is CFG
+    with pytest.raises(TypeError, match="config must be a TileConfig, not 'small'"):
+        mem.MemBank("small", 0)
+
+
+def test_units_share_the_unit_port():
+    port = unit_signature(CFG).members
+    for unit, (_, build) in UNITS.items():
+        members = build().signature.members
+        for name in ("s_in", "s_out", "error"):
+            assert members[name] == port[name], (unit, name)
+        issues = ("issue_wgt", "issue_act") if unit == "MXM" else ("issue",)
+        assert all(members[i] == port["issue"] for i in issues), unit
