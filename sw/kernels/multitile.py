@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..c2c import LINK_BUFFER_VECTORS
 from ..config import TileConfig
 from ..isa import (
     BY_MNEMONIC,
@@ -40,7 +41,7 @@ from .builder import Builder, KernelError
 
 DESKEW_T = 4  # freeze budget of one RUNTIME_DESKEW (cycles): sets the deskew period
 DESKEW_CAP = 2000  # longest deskew period (schedule cycles)
-LINK_BUFFER = 8  # vectors a receiver's elastic buffer holds (LinkReceiver depth, hw/c2c_link.py)
+LINK_BUFFER = LINK_BUFFER_VECTORS  # vectors a receiver's elastic buffer holds
 MAX_TILES = 4
 
 
