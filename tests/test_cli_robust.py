@@ -30,15 +30,9 @@ def one_error(rc, err, phrase):
 
 
 @pytest.fixture
-def gemv(tmp_path):
-    """gemv 64 x 32 (x i8[64], w i8[64, 32], y i32[32]) and its inputs."""
-    path = tmp_path / "gemv.s"
-    assert main(["kernel", "gemv", "--k", "64", "--n", "32", "-o", str(path)]) == 0
-    rng = np.random.default_rng(7)
-    x = rng.integers(-128, 128, 64, dtype=np.int8)
-    w = rng.integers(-128, 128, (64, 32), dtype=np.int8)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "w.npy", w)
+def gemv(tmp_path, gemv_prog):
+    """gemv 64 x 32 (conftest.gemv_prog), its --in arguments and numpy's y."""
+    path, x, w = gemv_prog
     ins = ["--in", f"x={tmp_path / 'x.npy'}", "--in", f"w={tmp_path / 'w.npy'}"]
     return path, ins, x.astype(np.int64) @ w.astype(np.int64)
 

@@ -8,18 +8,6 @@ import pytest
 from lpu.sw.cli import main
 
 
-@pytest.fixture
-def gemv_prog(tmp_path):
-    path = tmp_path / "gemv.s"
-    assert main(["kernel", "gemv", "--k", "64", "--n", "32", "-o", str(path)]) == 0
-    rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, 64, dtype=np.int8)
-    w = rng.integers(-128, 128, (64, 32), dtype=np.int8)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "w.npy", w)
-    return path, x, w
-
-
 def run_cli(capsys, *args):
     rc = main([str(a) for a in args])
     out, err = capsys.readouterr()
