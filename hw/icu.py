@@ -1,13 +1,20 @@
-"""Instruction queue of the ICU: program memory, fetch, decode and the queue sequencer.
+"""Instruction queue of the ICU: program memory, prefetch, decode and the queue sequencer.
 
 One ``InstructionQueue`` per queue of the tile (``TileConfig.queues``). It sequences exactly as
 ``GoldenTile.sequence`` and ``GoldenTile.start_repeat`` in ``lpu.sw.golden`` do.
 
-Cycle numbering: ``start`` is sampled high in some clock cycle; the next cycle is schedule
-cycle 0, in which the word at address 0 is fetched (and issued if it is a unit instruction).
-Every later cycle in which ``freeze`` is low is the next schedule cycle; a cycle with ``freeze``
-high holds the whole queue state and is not a schedule cycle (the golden model's frozen wall
-cycles). In schedule cycle ``t``:
+Programs have no branches, so the queue is a pipeline: the program memory's read port (held
+while the next stage is full) feeds the decoder, whose result (with REPEAT's ``n * stride``
+as a sum of shifted partial products, no multiplier) waits in a decoded-word register; the
+sequencer takes words from there and computes each schedule cycle's outputs one cycle early,
+into the output registers. No output of the queue depends combinationally on an input.
+
+Cycle numbering: ``start`` (sampled high in some cycle ``s``) clears the state and starts the
+prefetch at address 0. From cycle ``s + PREFETCH_CYCLES`` on, ``advance`` high in a cycle says
+that the next cycle is a schedule cycle: the first such next cycle is schedule cycle 0, in which
+the word at address 0 is fetched (and issued if it is a unit instruction), and every later one
+is the next schedule cycle. A cycle not announced by ``advance`` holds the whole queue state and
+is not a schedule cycle (the golden model's frozen wall cycles). In schedule cycle ``t``:
 
 * a fetch happens when the queue runs (started, not halted, not stopped by an error), is not
   parked on SYNC, has no REPEAT repetition pending and its next-issue cycle is ``t``;
@@ -18,8 +25,8 @@ cycles). In schedule cycle ``t``:
   ``t0`` (always ``t - 1`` for a legal REPEAT), in ``t0 + k*d`` for ``k = 1..n`` with its step
   field advanced by ``k*stride`` (the first in ``t`` itself when ``d`` = 1); the next fetch is in
   ``t0 + n*d + 1``;
-* ``SYNC`` raises ``sync_wait`` from its cycle on, until a cycle ``r >= t`` with ``release``
-  high (``r`` included); the next fetch is in ``r + 1``;
+* ``SYNC`` raises ``sync_wait`` from its cycle on, until a schedule cycle ``r >= t`` in which
+  ``release`` is high (``r`` included); the next fetch is in ``r + 1``;
 * ``NOTIFY`` raises ``notify`` in its cycle; the next fetch is in ``t + 1``;
 * ``HALT`` raises ``halted`` from its cycle on;
 * an illegal word (``Decoder.illegal``), a REPEAT with no repeatable instruction before it (at
@@ -28,11 +35,13 @@ cycles). In schedule cycle ``t``:
   (``isa.step_range``), or a fetch past the last word raises ``error`` from that cycle on and
   stops the queue; nothing issues in that cycle.
 
-``halted``, ``error``, ``notify``, ``sync_wait`` and ``issue`` are combinational in the fetch
-cycle (the program memory has a synchronous read port addressed with the next fetch address).
-``busy_count`` counts the issue cycles since ``start`` (it shows the count of earlier cycles).
-``start`` clears the state (not the program memory) and may be given again after a halt or an
-error. The host writes the program through ``host_*`` while the queue does not run.
+``issue``, ``halted``, ``error``, ``notify`` and ``sync_wait`` are registers holding schedule
+cycle ``t``'s values during that cycle (``valid`` and ``notify`` are 0 in other cycles).
+``release`` is read in schedule cycles only (the tile ORs every queue's registered ``notify``
+into it). ``stop`` high in a schedule cycle means the tile stops at its end: the next cycle
+issues nothing. ``busy_count`` counts the issue cycles since ``start`` (it shows the count of
+earlier cycles). ``start`` may be given again after a halt or an error; it does not clear the
+program memory, which the host writes through ``host_*`` while the queue does not run.
 """
 
 from __future__ import annotations
@@ -49,6 +58,20 @@ from .common import field_widths, issue_layout, require_config
 from .decoder import Decoder
 
 BUSY_BITS = 32
+#: Cycles from ``start`` until ``advance`` may announce schedule cycle 0: the first word is
+#: read, then decoded.
+PREFETCH_CYCLES = 3
+#: REPEAT's ``n`` and ``stride`` are 8 bits wide (the partial-product sum below assumes it).
+REPEAT_BITS = 8
+
+
+def _repeat_span(n, stride):
+    """``n * stride`` (unsigned n, signed stride, both REPEAT_BITS wide) as a sum of shifted
+    partial products: a small adder tree that Yosys maps to LUTs and carries, not a DSP."""
+    terms = [Mux(n[i], stride.as_signed() << i, 0) for i in range(REPEAT_BITS)]
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2], strict=True)]
+    return terms[0]
 
 _OP = {name: BY_MNEMONIC[name].opcode for name in ("HALT", "NOP", "REPEAT", "SYNC", "NOTIFY")}
 
@@ -72,13 +95,15 @@ class InstructionQueue(wiring.Component):
     host_addr, host_data, host_we : In
         Program memory write port (one 32-bit word per cycle).
     start : In(1)
-        Clear the state and run from address 0; the next cycle is schedule cycle 0.
+        Clear the state and prefetch from address 0 (see the module docstring).
+    advance : In(1)
+        The next cycle is a schedule cycle.
     release : In(1)
         The tile's OR of every queue's ``notify``: ends a SYNC wait (see the module docstring).
-    freeze : In(1)
-        Tile-wide stall (DESKEW): the queue holds all its state and issues nothing.
+    stop : In(1)
+        The tile stops at the end of this cycle: nothing issues in the next.
     issue : Out(issue_layout())
-        The instruction issued this cycle; ``valid`` = 0 and all fields 0 when none.
+        The instruction issued this cycle; ``valid`` = 0 when none.
     halted, error, sync_wait, notify : Out(1)
     busy_count : Out(32)
         Issue cycles since ``start``.
@@ -101,8 +126,9 @@ class InstructionQueue(wiring.Component):
             "host_data": In(WORD_BITS),
             "host_we": In(1),
             "start": In(1),
+            "advance": In(1),
             "release": In(1),
-            "freeze": In(1),
+            "stop": In(1),
             "issue": Out(issue_layout()),
             "halted": Out(1),
             "error": Out(1),
@@ -113,27 +139,59 @@ class InstructionQueue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        words = self.config.queue_words
+        m.submodules.imem = imem = Memory(shape=unsigned(WORD_BITS), depth=words, init=[])
+        wr = imem.write_port()
+        m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_data),
+                     wr.en.eq(self.host_we)]
+        head, head_bad, head_span, pop = self._prefetch(m, imem.read_port())
+        self._sequencer(m, head, head_bad, head_span, pop)
+        return m
+
+    def _prefetch(self, m, rd):
+        """Read port -> decoder -> the decoded-word register ``head``; return the head, its
+        error (illegal word or past the memory), its REPEAT span and the ``pop`` signal the
+        sequencer drives when it takes the head."""
+        words = self.config.queue_words
+        m.submodules.decoder = dec = Decoder(self.config, self.unit, self.bank)
+        fetch_addr = Signal(range(words + 1))  # the next address to read
+        out_addr = Signal(range(words + 1))  # the address whose word is on rd.data
+        out_valid = Signal()
+        head, head_valid = Signal(issue_layout()), Signal()
+        head_bad, head_span = Signal(), Signal(signed(2 * REPEAT_BITS + 1))
+        pop = Signal()
+        take = Signal()  # the head register loads the word on rd.data
+        read = Signal()  # the read port moves on to fetch_addr
+        m.d.comb += [take.eq(~head_valid | pop), read.eq(~out_valid | take),
+                     rd.addr.eq(fetch_addr), rd.en.eq(read), dec.word.eq(rd.data)]
+        with m.If(read):
+            m.d.sync += [out_valid.eq(1), out_addr.eq(fetch_addr),
+                         fetch_addr.eq(Mux(fetch_addr == words, words, fetch_addr + 1))]
+        decoded = Signal(issue_layout())
+        m.d.comb += [decoded.valid.eq(1), decoded.opcode.eq(dec.opcode)]
+        m.d.comb += [getattr(decoded, name).eq(getattr(dec, f"f_{name}"))
+                     for name in field_widths()]
+        with m.If(take):
+            m.d.sync += [head_valid.eq(out_valid), head.eq(decoded),
+                         head_bad.eq(dec.illegal | (out_addr == words)),
+                         head_span.eq(_repeat_span(dec.f_n[:REPEAT_BITS],
+                                                   dec.f_stride[:REPEAT_BITS]))]
+        with m.If(self.start):
+            m.d.sync += [fetch_addr.eq(0), out_valid.eq(0), head_valid.eq(0)]
+        return head, head_bad, head_span, pop
+
+    def _sequencer(self, m, head, head_bad, head_span, pop):
+        """Compute the next schedule cycle's outputs into the output registers; commit the
+        state when ``advance`` says that cycle comes."""
         cfg = self.config
-        words = cfg.queue_words
         instrs = [i for i in INSTRUCTIONS if i.unit == self.unit]
         stepped = [i for i in instrs if i.step]
         stalls = [i for i in instrs if i.stall]
 
-        m.submodules.imem = imem = Memory(shape=unsigned(WORD_BITS), depth=words, init=[])
-        m.submodules.decoder = dec = Decoder(cfg, self.unit, self.bank)
-        wr = imem.write_port()
-        rd = imem.read_port()
-
-        # Host write port.
-        m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_data),
-                     wr.en.eq(self.host_we)]
-
-        # State.
         running = Signal()  # started, not halted, no error
         halted = Signal()
         error = Signal()
-        parked = Signal()  # waiting on SYNC
-        pc = Signal(range(words + 1))  # address of the next fetch
+        parked = Signal()  # a SYNC waits; a release seen in a schedule cycle ends it
         fetch_wait = Signal(16)  # cycles before the next fetch
         last = Signal(issue_layout())  # last unit issue; valid = REPEAT may repeat it
         rep_left = Signal(8)  # repetitions still to issue
@@ -141,26 +199,26 @@ class InstructionQueue(wiring.Component):
         rep_d = Signal(8)
         rep_stride = Signal(signed(8))
         busy = Signal(BUSY_BITS)
+        live = Signal()  # this cycle is a schedule cycle
+        held_release = Signal()  # a release seen while the next cycle was not a schedule cycle
+        m.d.sync += live.eq(self.advance)
 
-        # Fetch: the read port is addressed with the next pc, so rd.data is the word at pc.
-        pc_next = Signal.like(pc)
-        m.d.comb += [pc_next.eq(pc), rd.addr.eq(pc_next), dec.word.eq(rd.data)]
-        m.d.sync += pc.eq(pc_next)
-        active = running & ~self.freeze
+        release = (self.release & live) | held_release
+        waiting = parked & ~release
+        act = running & self.advance
         fetch = Signal()
-        m.d.comb += fetch.eq(active & ~parked & (fetch_wait == 0) & (rep_left == 0))
-        bad_word = dec.illegal | (pc >= words)
+        m.d.comb += fetch.eq(act & ~waiting & (fetch_wait == 0) & (rep_left == 0))
         go = Signal()  # a legal word is fetched
-        m.d.comb += go.eq(fetch & ~bad_word)
-        op = dec.opcode
+        m.d.comb += [go.eq(fetch & ~head_bad), pop.eq(fetch)]
+        op = head.opcode
 
-        # REPEAT operands and the previous instruction's step field.
-        r_n, r_d = dec.f_n[:8], dec.f_d[:8]
-        r_stride = dec.f_stride.as_signed()
+        # REPEAT checks against the previous unit instruction (`last`).
+        r_n, r_d = head.n[:8], head.d[:8]
+        r_stride = head.stride[:8].as_signed()
         has_step, step_bad, is_stall = Signal(), Signal(), Signal()
         step_now = Signal(17)  # the step field of `last`
         last_step = Signal(signed(19))
-        m.d.comb += last_step.eq(step_now + r_n * r_stride)
+        m.d.comb += last_step.eq(step_now + head_span)
         for instr in stepped:
             lo, hi = step_range(instr, instr.step, cfg, self.queue_name)
             with m.If(last.opcode == instr.opcode):
@@ -170,7 +228,7 @@ class InstructionQueue(wiring.Component):
             m.d.comb += is_stall.eq(Cat(*[last.opcode == i.opcode for i in stalls]).any())
         repeat_ok = last.valid & ~is_stall & ~((r_stride != 0) & ~has_step) & ~step_bad
 
-        # The repetition issued this cycle: `last` with its step field advanced.
+        # The repetition issued in the next cycle: `last` with its step field advanced.
         rep_fire = Signal()
         stride = Mux(go & (op == _OP["REPEAT"]), r_stride, rep_stride)
         rep_issue = Signal(issue_layout())
@@ -181,44 +239,38 @@ class InstructionQueue(wiring.Component):
                 m.d.comb += getattr(rep_issue, instr.step).eq(field + stride)
         m.d.comb += rep_issue.valid.eq(1)
 
-        # The decoded word as an issue.
-        dec_issue = Signal(issue_layout())
-        m.d.comb += [dec_issue.valid.eq(1), dec_issue.opcode.eq(op)]
-        m.d.comb += [getattr(dec_issue, name).eq(getattr(dec, f"f_{name}"))
-                     for name in field_widths()]
-
-        # Sequencer.
-        unit_issue, err_now, halt_now, sync_now = Signal(), Signal(), Signal(), Signal()
+        # Sequencer: state changes commit only when the next cycle is a schedule cycle.
+        unit_issue, err_now, halt_now, sync_now, notify_now = (Signal() for _ in range(5))
         with m.If(fetch):
-            with m.If(bad_word):
+            with m.If(head_bad):
                 m.d.comb += err_now.eq(1)
-            with m.Else():
-                m.d.comb += pc_next.eq(pc + 1)
-                with m.If(op == _OP["HALT"]):
-                    m.d.comb += halt_now.eq(1)
-                with m.Elif(op == _OP["NOP"]):
-                    m.d.sync += [fetch_wait.eq(dec.f_n - 1), last.valid.eq(0)]
-                with m.Elif(op == _OP["REPEAT"]):
-                    with m.If(~repeat_ok):
-                        m.d.comb += err_now.eq(1)
-                    with m.Elif(r_d == 1):
-                        m.d.comb += rep_fire.eq(1)
-                        m.d.sync += [rep_left.eq(r_n - 1), rep_wait.eq(0)]
-                    with m.Else():
-                        m.d.sync += [rep_left.eq(r_n), rep_wait.eq(r_d - 2)]
-                    m.d.sync += [rep_d.eq(r_d), rep_stride.eq(r_stride)]
-                with m.Elif(op == _OP["SYNC"]):
-                    m.d.comb += sync_now.eq(1)
-                    m.d.sync += [parked.eq(~self.release), last.valid.eq(0)]
-                with m.Elif(op == _OP["NOTIFY"]):
-                    m.d.comb += self.notify.eq(1)
-                    m.d.sync += last.valid.eq(0)
-                with m.Else():  # a unit instruction (the decoder passed only legal ones)
-                    m.d.comb += unit_issue.eq(1)
-                    m.d.sync += last.eq(dec_issue)
-        with m.If(active & parked & self.release):
-            m.d.sync += parked.eq(0)
-        with m.If(active & (rep_left != 0)):
+            with m.Elif(op == _OP["HALT"]):
+                m.d.comb += halt_now.eq(1)
+            with m.Elif(op == _OP["NOP"]):
+                m.d.sync += [fetch_wait.eq(head.n - 1), last.valid.eq(0)]
+            with m.Elif(op == _OP["REPEAT"]):
+                with m.If(~repeat_ok):
+                    m.d.comb += err_now.eq(1)
+                with m.Elif(r_d == 1):
+                    m.d.comb += rep_fire.eq(1)
+                    m.d.sync += [rep_left.eq(r_n - 1), rep_wait.eq(0)]
+                with m.Else():
+                    m.d.sync += [rep_left.eq(r_n), rep_wait.eq(r_d - 2)]
+                m.d.sync += [rep_d.eq(r_d), rep_stride.eq(r_stride)]
+            with m.Elif(op == _OP["SYNC"]):
+                m.d.comb += sync_now.eq(1)
+                m.d.sync += last.valid.eq(0)
+            with m.Elif(op == _OP["NOTIFY"]):
+                m.d.comb += notify_now.eq(1)
+                m.d.sync += last.valid.eq(0)
+            with m.Else():  # a unit instruction (the decoder passed only legal ones)
+                m.d.comb += unit_issue.eq(1)
+                m.d.sync += last.eq(head)
+        with m.If(self.advance):
+            m.d.sync += [parked.eq(waiting | sync_now), held_release.eq(0)]
+        with m.Else():
+            m.d.sync += held_release.eq(release)
+        with m.If(act & (rep_left != 0)):
             with m.If(rep_wait == 0):
                 m.d.comb += rep_fire.eq(1)
                 m.d.sync += [rep_left.eq(rep_left - 1), rep_wait.eq(rep_d - 1)]
@@ -226,28 +278,32 @@ class InstructionQueue(wiring.Component):
                 m.d.sync += rep_wait.eq(rep_wait - 1)
         with m.If(rep_fire):
             m.d.sync += last.eq(rep_issue)
-        with m.If(active & (fetch_wait != 0)):
+        with m.If(act & (fetch_wait != 0)):
             m.d.sync += fetch_wait.eq(fetch_wait - 1)
         with m.If(err_now):
             m.d.sync += [error.eq(1), running.eq(0)]
         with m.If(halt_now):
             m.d.sync += [halted.eq(1), running.eq(0)]
 
-        # Outputs.
+        # Output registers: the next cycle's issue and status.
+        issue_next = Signal(issue_layout())
         with m.If(unit_issue):
-            m.d.comb += self.issue.eq(dec_issue)
+            m.d.comb += issue_next.eq(head)
         with m.Elif(rep_fire):
-            m.d.comb += self.issue.eq(rep_issue)
+            m.d.comb += issue_next.eq(rep_issue)
             if self.fault:
-                m.d.comb += self.issue.opcode[0].eq(~rep_issue.opcode[0])
+                m.d.comb += issue_next.opcode[0].eq(~rep_issue.opcode[0])
+        m.d.sync += [self.issue.eq(issue_next), self.issue.valid.eq(issue_next.valid & ~self.stop),
+                     self.halted.eq(halted | halt_now), self.error.eq(error | err_now),
+                     self.sync_wait.eq(waiting | sync_now), self.notify.eq(notify_now)]
         with m.If(self.issue.valid):
             m.d.sync += busy.eq(busy + 1)
-        m.d.comb += [self.halted.eq(halted | halt_now), self.error.eq(error | err_now),
-                     self.sync_wait.eq(parked | sync_now), self.busy_count.eq(busy)]
+        m.d.comb += self.busy_count.eq(busy)
 
-        # Start: clear the state and fetch address 0 in the next cycle.
+        # Start: clear the state; the prefetch refills the head meanwhile.
         with m.If(self.start):
-            m.d.comb += pc_next.eq(0)
             m.d.sync += [running.eq(1), halted.eq(0), error.eq(0), parked.eq(0), fetch_wait.eq(0),
-                         last.valid.eq(0), rep_left.eq(0), rep_wait.eq(0), busy.eq(0)]
-        return m
+                         last.valid.eq(0), rep_left.eq(0), rep_wait.eq(0), busy.eq(0),
+                         held_release.eq(0), live.eq(0), self.issue.eq(0),
+                         self.halted.eq(0), self.error.eq(0), self.sync_wait.eq(0),
+                         self.notify.eq(0)]

@@ -161,7 +161,7 @@ class MemBank(wiring.Component):
                 m.d.comb += rp.addr.eq(self.host_addr)
             m.d.comb += self.host_rdata[lane].eq(rp.data)
 
-        # Stage the write for the end of the next cycle; nothing lands in an error cycle.
+        # Stage the write for the end of the next cycle (it lands even if that cycle errs).
         w_addr = [Signal(aw, name=f"lane{lane}_waddr") for lane in range(lanes)]
         w_data = Signal(vector_layout(cfg))
         m.d.sync += pend_we.eq(uses_write & ~self.error)
@@ -172,7 +172,7 @@ class MemBank(wiring.Component):
             ]
         for lane, wp in enumerate(wports):
             with m.If(pend_we):
-                m.d.comb += [wp.en.eq(~self.error), wp.addr.eq(w_addr[lane]),
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(w_addr[lane]),
                              wp.data.eq(w_data[lane])]
             with m.Else():
                 m.d.comb += [wp.en.eq(self.host_we), wp.addr.eq(self.host_addr),

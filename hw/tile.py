@@ -6,9 +6,10 @@ Nothing is computed here that a unit could compute; the tile only
   position (eastward from the west neighbour, westward from the east neighbour), the VXM ALUs
   also their own position's freshly written registers (chaining);
 * gives every queue its ``InstructionQueue`` and joins the NOTIFYs into one release;
-* stops the whole tile on any error: in the cycle a unit, a queue or a stream segment raises
-  one nothing lands (every unit's clock enable is low), the cycle after that the units are
-  reset so that no in-flight effect lands later, and the queues stay frozen. The golden model
+* stops the whole tile on any error, by the stop rule of docs/architecture.md (section 10):
+  the instruction that errs has no effect (its unit or queue squashes it), every other effect
+  due at the end of that cycle lands, and in the next cycle every unit is held and reset so
+  that nothing lands afterwards. The unit enable and reset are registers; the golden model
   stops in the same cycle;
 * gives every C2C link a ``LinkEnd`` (``hw/c2c_link.py``: serializer, elastic buffers, HAC)
   that neither freezes nor resets with the program, takes the tile's HAC from its child port,
@@ -34,7 +35,6 @@ from amaranth import (
     Const,
     Module,
     Mux,
-    ResetSignal,
     Signal,
     Value,
     signed,
@@ -45,7 +45,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ..sw import hostmap as hm
-from ..sw.c2c import link_format
+from ..sw.c2c import LINK_BUFFER_VECTORS, link_format
 from ..sw.config import TileConfig
 from ..sw.hostmap import HostMap
 from ..sw.isa import INSTRUCTIONS
@@ -53,7 +53,7 @@ from . import hac as hac_mod
 from .c2c import DRIFT_BITS, STALL_BITS, C2cPort
 from .c2c_link import LinkEnd
 from .common import require_config, streams_layout
-from .icu import BUSY_BITS, InstructionQueue
+from .icu import BUSY_BITS, PREFETCH_CYCLES, InstructionQueue
 from .mem import MemBank
 from .mxm import Mxm
 from .streams import StreamSegment
@@ -79,6 +79,11 @@ def _pack_bits(fields: dict[int, Value]) -> Value:
     return Cat(*(by_bit.get(i, Const(0, 1)) for i in range(max(by_bit) + 1)))
 
 
+#: Cycles START must precede the launch: the queues prefetch and decode their first words,
+#: and the links' DATA buffers empty (a vector a failed run left behind is never RECVed).
+PRIME_CYCLES = max(LINK_BUFFER_VECTORS, PREFETCH_CYCLES)
+
+
 @dataclass
 class _Control:
     """Run-control state (``Tile._control``)."""
@@ -86,7 +91,11 @@ class _Control:
     running: Signal
     launch: Signal  # reset the units and start the queues; running from the next cycle
     armed: Signal  # START was written: launch when the HAC wraps to the next epoch
-    after_error: Signal  # the cycle after an error: flush the units
+    primed: Signal  # armed for PRIME_CYCLES cycles: the queues are ready
+    prime: Signal  # the first armed cycle: the queues clear and start their prefetch
+    advance_next: Signal  # the next cycle is a schedule cycle (stops aside)
+    advance: Value  # advance_next, through the board's global buffer if any
+    stop: Signal  # an error or ABORT in this cycle: hold and reset the units from the next
     clearing: Signal
     clear_addr: Signal
     done_flag: Signal
@@ -99,9 +108,9 @@ class _Control:
     frozen: Signal
     active: Signal  # running and not frozen: a schedule cycle
     err_now: Signal
-    unit_en: Value
-    unit_rst: Value
-    queue_en: Value
+    unit_hold: Signal  # registered: the units hold (a frozen cycle, the cycle after a stop)
+    unit_en: Value  # ~unit_hold, through the board's global buffer if any
+    unit_rst: Value  # a register: armed, the cycle after a stop, the cycle after tile reset
 
 
 @dataclass
@@ -204,12 +213,15 @@ class Tile(wiring.Component):
         return m
 
     def _control(self, m) -> _Control:
-        """The run-control state, and the three tile-wide nets it drives: unit enable, unit
-        reset (in a unit domain without the tile's reset) and queue enable."""
+        """The run-control state and the two tile-wide nets it drives from registers: unit
+        enable and unit reset (in a unit domain without the tile's reset)."""
         running = Signal()
         launch = Signal()
         armed = Signal()
-        after_error = Signal()
+        primed = Signal()
+        prime = Signal()
+        advance = Signal()
+        stop = Signal()
         clearing = Signal()
         clear_addr = Signal(exact_log2(self.map.region_words) + 1)
         done_flag, error_flag = Signal(), Signal()
@@ -222,23 +234,23 @@ class Tile(wiring.Component):
         active = Signal()
         m.d.comb += [frozen.eq(freeze_left != 0), active.eq(running & ~frozen)]
         err_now = Signal()
-        unit_en = Signal()
-        unit_rst = Signal()
-        queue_en = Signal()
-        # The units run in a domain without the tile's reset: ``unit_rst`` includes it, so
-        # every unit flip-flop has one reset net (one global net on a board, not a LUT each).
+        unit_hold = Signal()
+        unit_rst = Signal(init=1)
+        # The units run in a domain without the tile's reset: ``unit_rst`` includes it (one
+        # cycle later), so every unit flip-flop has one reset net driven by one flip-flop.
         m.domains.unit = ClockDomain("unit", reset_less=True, local=True)
-        m.d.comb += [ClockSignal("unit").eq(ClockSignal()),
-                     unit_en.eq(~((running & frozen) | err_now | after_error)),
-                     unit_rst.eq(launch | after_error | ResetSignal()), queue_en.eq(~err_now)]
+        m.d.comb += ClockSignal("unit").eq(ClockSignal())
+        m.d.sync += unit_rst.eq((armed & ~launch) | stop)
+        unit_en = ~unit_hold
+        queue_advance = advance
         if self.global_buffer is not None:
-            unit_en, unit_rst, queue_en = (
-                self.global_buffer(m, name, net)
-                for name, net in (("unit_en", unit_en), ("unit_rst", unit_rst),
-                                  ("queue_en", queue_en)))
-        return _Control(running, launch, armed, after_error, clearing, clear_addr, done_flag,
-                        error_flag, cycles, frozen_total, freeze_left, drain, deadlock, frozen,
-                        active, err_now, unit_en, unit_rst, queue_en)
+            unit_en, unit_rst, queue_advance = (
+                self.global_buffer(m, name, net) for name, net in
+                (("unit_en", unit_en), ("unit_rst", unit_rst), ("queue_advance", advance)))
+        return _Control(running, launch, armed, primed, prime, advance, queue_advance, stop,
+                        clearing, clear_addr, done_flag, error_flag, cycles, frozen_total,
+                        freeze_left, drain, deadlock, frozen, active, err_now, unit_hold, unit_en,
+                        unit_rst)
 
     def _links_and_hac(self, m, ctl: _Control) -> _Links:
         """Every link port's ``LinkEnd``, the tile's HAC and the drift the C2C ports subtract.
@@ -276,7 +288,7 @@ class Tile(wiring.Component):
                 m.d.comb += [hac.eq(end.hac), hac_wraps.eq(end.hac_wraps)]
         aligned = Cat(end.aligned for end in ends).all()
         m.d.comb += self.hac.eq(hac)
-        m.d.comb += ctl.launch.eq(ctl.armed & hac_wraps)
+        m.d.comb += ctl.launch.eq(ctl.armed & ctl.primed & hac_wraps)
 
         # Drift: HAC steps minus wall cycles since the last DESKEW / RUNTIME_DESKEW.
         hac_last = Signal.like(hac)
@@ -298,9 +310,11 @@ class Tile(wiring.Component):
         return unit
 
     def _add_queue(self, m, ctl: _Control, name: str, queue):
-        """Add ``queue``, started by ``launch`` and frozen while not running or frozen."""
-        m.submodules[name] = EnableInserter(ctl.queue_en)(queue)
-        m.d.comb += [queue.start.eq(ctl.launch), queue.freeze.eq(~ctl.running | ctl.frozen)]
+        """Add ``queue``: it prefetches from START on and runs the schedule cycles ``advance``
+        announces."""
+        m.submodules[name] = queue
+        m.d.comb += [queue.start.eq(ctl.prime), queue.advance.eq(ctl.advance),
+                     queue.stop.eq(ctl.stop)]
         return queue
 
     def _units(self, m, ctl: _Control, link: _Links) -> _Units:
@@ -372,7 +386,7 @@ class Tile(wiring.Component):
                              segs[p].writes[0].eq(port.s_out)]
                 for n in range(cfg.c2c_links):
                     end = link.links[(s.name, n)]
-                    m.d.comb += [end.send.eq(port.tx_valid[n] & ~ctl.err_now),
+                    m.d.comb += [end.send.eq(port.tx_valid[n] & ~port.error & ctl.active),
                                  end.send_payload.eq(port.tx_data[n]),
                                  port.rx_valid[n].eq(end.r_valid),
                                  port.rx_data[n].eq(end.r_payload[:8 * cfg.lanes]),
@@ -430,28 +444,45 @@ class Tile(wiring.Component):
         abort = Signal()
         m.d.comb += abort.eq((ctl.running | ctl.armed) & self.host_we &
                              (self.host_addr == hm.REG_CTRL) & self.host_wdata[_bit(hm.CTRL_ABORT)])
-        m.d.sync += ctl.after_error.eq(ctl.err_now | abort)
+        m.d.comb += ctl.stop.eq(ctl.err_now | abort)
+        prime_count = Signal(range(PRIME_CYCLES))
+        m.d.comb += ctl.prime.eq(ctl.armed & ~ctl.primed & (prime_count == 0))
+        with m.If(ctl.armed & ~ctl.primed):
+            m.d.sync += prime_count.eq(prime_count + 1)
+            with m.If(prime_count == PRIME_CYCLES - 1):
+                m.d.sync += ctl.primed.eq(1)
         with m.If(ctl.launch | (abort & ctl.armed)):
-            m.d.sync += ctl.armed.eq(0)
+            m.d.sync += [ctl.armed.eq(0), ctl.primed.eq(0), prime_count.eq(0)]
+        running_next = Signal()
+        freeze_next = Signal.like(ctl.freeze_left)
+        m.d.comb += [running_next.eq(ctl.running), freeze_next.eq(ctl.freeze_left)]
         with m.If(ctl.launch):
-            m.d.sync += [ctl.running.eq(1), ctl.done_flag.eq(0), ctl.error_flag.eq(0),
-                         ctl.cycles.eq(0), ctl.frozen_total.eq(0), ctl.freeze_left.eq(0),
-                         ctl.drain.eq(0), ctl.deadlock.eq(0)]
+            m.d.comb += [running_next.eq(1), freeze_next.eq(0)]
+            m.d.sync += [ctl.done_flag.eq(0), ctl.error_flag.eq(0), ctl.cycles.eq(0),
+                         ctl.frozen_total.eq(0), ctl.drain.eq(0), ctl.deadlock.eq(0)]
         with m.Elif(ctl.running):
-            with m.If(ctl.err_now | abort):
-                m.d.sync += [ctl.running.eq(0), ctl.error_flag.eq(1)]
+            with m.If(ctl.stop):
+                m.d.comb += running_next.eq(0)
+                m.d.sync += ctl.error_flag.eq(1)
             with m.Elif(done_now):
-                m.d.sync += [ctl.running.eq(0), ctl.done_flag.eq(1)]
+                m.d.comb += running_next.eq(0)
+                m.d.sync += ctl.done_flag.eq(1)
             with m.Else():
                 m.d.sync += ctl.cycles.eq(ctl.cycles + 1)
                 with m.If(ctl.frozen):
-                    m.d.sync += [ctl.freeze_left.eq(ctl.freeze_left - 1),
-                                 ctl.frozen_total.eq(ctl.frozen_total + 1)]
+                    m.d.comb += freeze_next.eq(ctl.freeze_left - 1)
+                    m.d.sync += ctl.frozen_total.eq(ctl.frozen_total + 1)
                 with m.Else():
-                    m.d.sync += [ctl.freeze_left.eq(stall_sum),
-                                 ctl.drain.eq(Mux(ctl.drain > settle_now, ctl.drain - 1,
+                    m.d.comb += freeze_next.eq(stall_sum)
+                    m.d.sync += [ctl.drain.eq(Mux(ctl.drain > settle_now, ctl.drain - 1,
                                                   settle_now)),
                                  ctl.deadlock.eq(stuck & any_wait)]
+        # The queues' look-ahead ignores stops (they issue nothing after one: ``stop``) so that
+        # no error path reaches their state.
+        frozen_after = Mux(ctl.frozen, ctl.freeze_left != 1, stall_sum != 0)
+        m.d.comb += ctl.advance_next.eq(ctl.launch | (ctl.running & ~frozen_after))
+        m.d.sync += [ctl.running.eq(running_next), ctl.freeze_left.eq(freeze_next),
+                     ctl.unit_hold.eq((running_next & (freeze_next != 0)) | ctl.stop)]
         err_bits = Signal.like(sources)
         with m.If(ctl.err_now):
             m.d.sync += err_bits.eq(sources)

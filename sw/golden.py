@@ -135,6 +135,7 @@ class GoldenTile:
         self.frame_cycles = link_format(cfg).frame_words
         self.done = False
         self.error: TileError | None = None
+        self.deadlock: TileError | None = None  # found at the end of the last cycle
 
     # Host side
 
@@ -190,6 +191,8 @@ class GoldenTile:
         most to ``limit``). Until then every step would only shift the stream registers, and
         no queue state changes, so neither done nor a deadlock can appear in between."""
         t = self.cycle
+        if self.deadlock:
+            return
         active = [q for q in self.queues if q.halted is None and q.sync is None]
         events = [q.next for q in active] + [q.repeats[0][0] for q in active if q.repeats]
         events += self.pending.keys()
@@ -211,22 +214,33 @@ class GoldenTile:
         self.cycle = t + k
 
     def step(self) -> None:
-        """Simulate one schedule cycle (issue, then the end-of-cycle updates)."""
+        """Simulate one schedule cycle (issue, then the end-of-cycle updates).
+
+        The stop rule (docs/architecture.md, section 10): an instruction that errs has no
+        effect, every other effect due at the end of that cycle lands, and the tile stops;
+        nothing lands afterwards. A deadlock found at the end of cycle t stops the tile at the
+        end of cycle t + 1, as the RTL's registered deadlock flag does."""
         t = self.cycle
-        try:
-            notified = False
-            for q in self.queues:
+        errors = [self.deadlock] if self.deadlock else []
+        notified = False
+        for q in self.queues:
+            try:
                 notified |= self.sequence(q, t)
-            if notified:
-                for q in self.queues:
-                    if q.sync is not None:
-                        q.sync, q.next = None, t + 1
-            if all(q.halted is not None for q in self.queues) and not self.pending:
-                self.done = True  # every HALT fetched and every effect landed: done in cycle t
-                return
+            except TileError as e:
+                errors.append(e)
+        if notified and not errors:
+            for q in self.queues:
+                if q.sync is not None:
+                    q.sync, q.next = None, t + 1
+        if not errors and all(q.halted is not None for q in self.queues) and not self.pending:
+            self.done = True  # every HALT fetched and every effect landed: done in cycle t
+            return
+        try:
             self.end_of_cycle(t)
         except TileError as e:
-            self.error, self.done = e, True
+            errors.append(e)
+        if errors:
+            self.error, self.done = errors[0], True
             return
         self.cycle = t + 1
         self.frozen += self.freeze_next
@@ -234,9 +248,8 @@ class GoldenTile:
         if any(q.sync is not None for q in self.queues) and \
                 all(q.halted is not None or q.sync is not None for q in self.queues):
             blocked = next(q for q in self.queues if q.sync is not None)
-            self.error = TileError(t, blocked.name, f"deadlock: SYNC from cycle {blocked.sync} "
-                                   "can never be released")
-            self.done = True
+            self.deadlock = TileError(t, blocked.name, f"deadlock: SYNC from cycle "
+                                      f"{blocked.sync} can never be released")
 
     def sequence(self, q: _Queue, t: int) -> bool:
         """Fetch and issue for one queue in cycle t; return True if it issued NOTIFY."""
@@ -498,14 +511,15 @@ class GoldenTile:
         valid[E, 0] = valid[W, -1] = False
         self.fresh[:] = False
         effects = self.pending.pop(t, [])
-        written = {}
-        for eff in effects:  # a clash stops the tile before anything of this cycle lands
+        written, clash = {}, None
+        for eff in effects:  # a clash stops the tile after this cycle's other effects land
             if eff[0] == "reg":
                 _, qname, d, p, s, _ = eff
-                if (d, p, s) in written:
-                    raise TileError(t, qname, f"two producers on stream "
-                                    f"{stream_text(stream_operand(d, s))} at {self.cfg.slices[p].name} "
-                                    f"(also {written[(d, p, s)]}) at the end of cycle {t}")
+                if (d, p, s) in written and clash is None:
+                    clash = TileError(t, qname, f"two producers on stream "
+                                      f"{stream_text(stream_operand(d, s))} at "
+                                      f"{self.cfg.slices[p].name} (also {written[(d, p, s)]}) "
+                                      f"at the end of cycle {t}")
                 written[(d, p, s)] = qname
         for eff in effects:
             kind = eff[0]
@@ -523,6 +537,8 @@ class GoldenTile:
                 acc[idx] = units.vxm_binary("ADD", "i32", acc[idx], prod) if add else prod
         for key in [k for k in self.bank_use if k[1] <= t]:
             del self.bank_use[key]
+        if clash is not None:
+            raise clash
 
 
 def run_golden(program: LoweredProgram, inputs: dict[str, np.ndarray] | None = None,

@@ -30,7 +30,7 @@ def test_board_top_smoke(name, tmp_path):
     dccas = [line.split()[-1] for line in (tmp_path / "top.il").read_text().splitlines()
              if line.strip().startswith("cell \\DCCA ")]
     if board.family == "ecp5":  # the tile's control nets ride the clock network
-        assert sorted(dccas) == ["\\queue_en_dcca", "\\unit_en_dcca", "\\unit_rst_dcca"]
+        assert sorted(dccas) == ["\\queue_advance_dcca", "\\unit_en_dcca", "\\unit_rst_dcca"]
     else:
         assert dccas == []
 

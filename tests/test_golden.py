@@ -1,37 +1,19 @@
 """The golden tile model: misuse stops it with an error (never a hang or a silent result),
 and C2C links carry vectors between tiles."""
 
-import dataclasses
 
 import numpy as np
 import pytest
+from configs import unchecked
 
 from lpu.sw.asm import assemble_text
 from lpu.sw.golden import CycleLimit, GoldenTile, connect, run_golden, run_system
-from lpu.sw.isa import BY_MNEMONIC
-from lpu.sw.program import Item, LoweredProgram
 from lpu.sw.schedule import schedule
 
 
 def lowered(text):
     prog = assemble_text("t.s", text)
     return schedule(prog).image
-
-
-def unchecked(text):
-    """Assemble without the static check: each queue's items plus a HALT, as an image holds
-    them (the path a hand-made or corrupted image takes to the hardware)."""
-    prog = assemble_text("t.s", text)
-    queues = {}
-    for q in prog.config.queues:
-        name, items = q.name, prog.queues.get(q.name, [])
-        out = []
-        for it in items:
-            if it.at:
-                out.append(Item(BY_MNEMONIC["NOP"], {"n": it.at}, it.loc))  # from cycle 0 only
-            out.append(dataclasses.replace(it, at=None))
-        queues[name] = [*out, Item(BY_MNEMONIC["HALT"], {})]
-    return LoweredProgram(prog.config, prog.symbols, prog.segments, queues, prog.file)
 
 
 def stopped(prog):
@@ -50,16 +32,17 @@ def test_two_producers_on_one_register():
     assert "two producers on stream E1 at VXM" in msg
 
 
-def test_two_producers_stop_the_tile_before_anything_lands():
-    """The WRITE issued in cycle 2 would land at the end of cycle 3, the cycle of the clash;
-    the tile stops first, so MEM keeps its old word (as the RTL does: nothing lands in an
-    error cycle)."""
-    tile = GoldenTile(unchecked(".queue VXM.0\n@0 CONST.i8 W0, 5\n.queue MEM_W0.0\n"
-                                "@2 WRITE 3, W0\n.queue VXM.1\n@2 CONST.i8 E1, 1\n"
+def test_two_producers_stop_the_tile_after_that_cycles_other_effects():
+    """The stop rule: the WRITE issued in cycle 2 lands at the end of cycle 3, the cycle of
+    the clash (every other effect of the error cycle lands); the one issued in cycle 3 would
+    land at the end of cycle 4, after the stop, so its word stays zero."""
+    tile = GoldenTile(unchecked(".queue VXM.0\n@0 CONST.i8 W0, 5\nCONST.i8 W0, 6\n"
+                                ".queue MEM_W0.0\n@2 WRITE 3, W0\nWRITE 4, W0\n"
+                                ".queue VXM.1\n@2 CONST.i8 E1, 1\n"
                                 ".queue VXM.2\n@2 CONST.i8 E1, 2\n"))
     tile.run()
     assert "two producers on stream E1 at VXM" in str(tile.error) and tile.error.cycle == 3
-    assert not tile.mem["MEM_W0"][3].any()
+    assert (tile.mem["MEM_W0"][3] == 5).all() and not tile.mem["MEM_W0"][4].any()
 
 
 def test_bank_read_and_written():

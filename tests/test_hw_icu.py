@@ -13,10 +13,18 @@ pytest.importorskip("amaranth")
 
 from amaranth.sim import Simulator
 
-from lpu.hw.icu import InstructionQueue
+from lpu.hw.icu import PREFETCH_CYCLES, InstructionQueue
 from lpu.sw.config import TileConfig
 from lpu.verif.bus import IssueBits
-from lpu.verif.tb_icu import Case, IcuModel, check_cycle, directed_cases, prepare, random_cases
+from lpu.verif.tb_icu import (
+    Case,
+    IcuModel,
+    check_cycle,
+    directed_cases,
+    prepare,
+    random_cases,
+    wall_plan,
+)
 
 _ISSUE = IssueBits()
 MAX_CYCLES = 3000  # per case: the Amaranth simulator is slow, skip the NOP 65535 corner
@@ -38,30 +46,26 @@ def simulate(dut, cases: list[Case], queue_words: int) -> list[str]:
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            t, done, frozen_left = 0, 0, 0
-            pending = dict(case.freeze)
-            while t <= exp.end + 2:
-                if t in pending:
-                    frozen_left = pending.pop(t)
-                frozen = frozen_left > 0
-                ctx.set(dut.freeze, frozen)
-                ctx.set(dut.release, frozen or t in exp.releases)  # ignored while frozen
+            done = 0
+            plan = wall_plan(case, exp.end + 2, PREFETCH_CYCLES)
+            for k, t in enumerate(plan):
+                ctx.set(dut.advance, k + 1 < len(plan) and plan[k + 1] is not None)
+                ctx.set(dut.release, t is None or t in exp.releases)  # noise: ignored
                 raw = ctx.get(dut.issue.as_value())
                 fields = _ISSUE.unpack(raw)
                 obs = {"valid": fields.pop("valid"), "opcode": fields.pop("opcode"),
                        "fields": fields, "halted": ctx.get(dut.halted),
                        "error": ctx.get(dut.error), "notify": ctx.get(dut.notify),
                        "sync_wait": ctx.get(dut.sync_wait), "busy_count": ctx.get(dut.busy_count)}
-                if frozen:
-                    frozen_left -= 1
+                if t is None:
                     if obs["valid"] or obs["notify"]:
-                        bad.append(f"{case.name}: frozen before cycle {t}: {obs}")
+                        bad.append(f"{case.name}: cycle {k} after start, no schedule cycle: "
+                                   f"{obs}")
                 else:
                     bad.extend(f"{case.name}: {b}" for b in check_cycle(exp, t, obs, done))
                     done += t in exp.issues
-                    t += 1
                 await ctx.tick()
-            ctx.set(dut.freeze, 0)
+            ctx.set(dut.advance, 0)
             ctx.set(dut.release, 0)
             if len(bad) > 20:
                 return

@@ -58,7 +58,7 @@ def all_mem_reads(hmap: HostMap) -> list[int]:
     return [hmap.bank_base(sl, b) + i for sl, b in hmap.banks for i in range(words)]
 
 
-def _blames(golden_queue: str, hmap: HostMap) -> set[str]:
+def blamed_sources(golden_queue: str, hmap: HostMap) -> set[str]:
     """RTL error sources that agree with a golden error attributed to ``golden_queue``: the
     queue, its MXM, any position's stream registers (golden blames the queue of a second
     producer, the RTL the position where they meet) and a deadlock."""
@@ -86,19 +86,18 @@ def compare(case: FuzzCase, tile: GoldenTile, res, hmap: HostMap) -> Outcome:
         rtl_says = f"raised its error flag: {', '.join(res.errors)}" if rtl_err else "finished"
         problems.append(f"golden {'stopped: ' + str(g_err) if g_err else 'finished'}, "
                         f"RTL {rtl_says}")
-    elif g_err and not set(res.errors) & _blames(g_err.queue, hmap):
+    elif g_err and not set(res.errors) & blamed_sources(g_err.queue, hmap):
         problems.append(f"golden blames {g_err.queue} ({g_err.message}); RTL error sources: "
                         f"{', '.join(res.errors) or 'none'}")
     if tile.wall_cycles != res.cycles:
         problems.append(f"cycles: golden {tile.wall_cycles}, RTL {res.cycles}")
     if not g_err and case.predicted != tile.wall_cycles:
         problems.append(f"cycles: predicted {case.predicted}, golden {tile.wall_cycles}")
-    if not g_err:
-        busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
-        wrong = [f"{n} golden {tile.busy[n]} RTL {busy[n]}" for n in tile.busy
-                 if tile.busy[n] != busy[n]]
-        if wrong:
-            problems.append("busy cycles: " + "; ".join(wrong))
+    busy = dict(zip((q.name for q in cfg.queues), res.busy, strict=True))
+    wrong = [f"{n} golden {tile.busy[n]} RTL {busy[n]}" for n in tile.busy
+             if tile.busy[n] != busy[n]]
+    if wrong:
+        problems.append("busy cycles: " + "; ".join(wrong))
     for sl, bank in hmap.banks:
         base = hmap.bank_base(sl, bank)
         gold = tile.mem[sl][bank * cfg.mem_words:(bank + 1) * cfg.mem_words]

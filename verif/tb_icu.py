@@ -187,6 +187,17 @@ class IcuModel:
             busy=tile.busy[self.queue])
 
 
+def wall_plan(case: Case, last: int, prefetch: int) -> list[int | None]:
+    """Every clock cycle after the one that pulses ``start``: the schedule cycle it is, or
+    None (the ``prefetch`` cycles, then each freeze of ``case.freeze`` before its cycle), up
+    to schedule cycle ``last``. A cycle drives ``advance`` when the next one is a schedule
+    cycle."""
+    plan: list[int | None] = [None] * prefetch
+    for t in range(last + 1):
+        plan += [None] * case.freeze.get(t, 0) + [t]
+    return plan
+
+
 def check_cycle(exp: Expected, t: int, obs: dict, done_issues: int) -> list[str]:
     """Compare one schedule cycle's outputs (``obs``) with the model; return the mismatches."""
     bad = []
@@ -429,20 +440,22 @@ import cocotb  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ReadOnly, RisingEdge  # noqa: E402
 
+from lpu.hw.icu import PREFETCH_CYCLES  # noqa: E402
 from lpu.verif.bus import IssueBits, as_int  # noqa: E402
 
 _ISSUE = IssueBits()
 
 
 class Driver:
-    """Host writes, ``start``, and the per-cycle ``release``/``freeze`` inputs."""
+    """Host writes, ``start``, and the per-cycle ``release``/``advance`` inputs."""
 
     def __init__(self, dut):
         self.dut = dut
         self.release = dut["release"]
 
     def idle(self):
-        for sig in (self.dut.host_we, self.dut.start, self.release, self.dut.freeze):
+        for sig in (self.dut.host_we, self.dut.start, self.release, self.dut.advance,
+                    self.dut.stop):
             sig.value = 0
 
     async def load(self, words: list[int]):
@@ -453,8 +466,8 @@ class Driver:
         await RisingEdge(dut.clk)
         dut.host_we.value = 0
 
-    def drive(self, *, start=0, release=0, freeze=0):
-        self.dut.start.value, self.release.value, self.dut.freeze.value = start, release, freeze
+    def drive(self, *, start=0, release=0, advance=0):
+        self.dut.start.value, self.release.value, self.dut.advance.value = start, release, advance
 
 
 class Monitor:
@@ -493,26 +506,22 @@ class TB:
         exp, dut = case.expected, self.dut
         await self.driver.load(case.image(self.words))
         self.driver.drive(start=1)
-        releases, bad = set(exp.releases), []
-        t, done, frozen_left, pending = 0, 0, 0, dict(case.freeze)
-        while t <= exp.end + self.TAIL:
+        releases, bad, done = set(exp.releases), [], 0
+        plan = wall_plan(case, exp.end + self.TAIL, PREFETCH_CYCLES)
+        for k, t in enumerate(plan):
             await RisingEdge(dut.clk)
-            if t in pending:
-                frozen_left = pending.pop(t)
-            frozen = frozen_left > 0
-            # release is noise while frozen: the frozen queue must ignore it
-            self.driver.drive(release=int(frozen or t in releases), freeze=int(frozen))
+            # release is noise outside schedule cycles: the queue must ignore it
+            self.driver.drive(release=int(t is None or t in releases),
+                              advance=int(k + 1 < len(plan) and plan[k + 1] is not None))
             await ReadOnly()
             obs = self.monitor.sample()
-            if frozen:
-                frozen_left -= 1
+            if t is None:
                 if obs["valid"] or obs["notify"]:
-                    bad.append(f"frozen before cycle {t}: valid {obs['valid']}, notify "
-                               f"{obs['notify']}")
+                    bad.append(f"cycle {k} after start, no schedule cycle: valid "
+                               f"{obs['valid']}, notify {obs['notify']}")
             else:
                 bad += check_cycle(exp, t, obs, done)
                 done += t in exp.issues
-                t += 1
         await RisingEdge(dut.clk)
         self.driver.drive()
         return [f"{case.name}: {b}" for b in bad]
