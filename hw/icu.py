@@ -144,20 +144,27 @@ class InstructionQueue(wiring.Component):
         wr = imem.write_port()
         m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_data),
                      wr.en.eq(self.host_we)]
-        head, head_bad, head_span, pop = self._prefetch(m, imem.read_port())
+        head_word, head_bad, head_span, pop = self._prefetch(m, imem.read_port())
+        # The head's fields: a second decoder on the registered word, of which only the field
+        # selects remain after synthesis (its legality checks are the first decoder's).
+        m.submodules.fields = fields = Decoder(self.config, self.unit, self.bank)
+        head = Signal(issue_layout())
+        m.d.comb += [fields.word.eq(head_word), head.valid.eq(1), head.opcode.eq(fields.opcode)]
+        m.d.comb += [getattr(head, name).eq(getattr(fields, f"f_{name}"))
+                     for name in field_widths()]
         self._sequencer(m, head, head_bad, head_span, pop)
         return m
 
     def _prefetch(self, m, rd):
-        """Read port -> decoder -> the decoded-word register ``head``; return the head, its
-        error (illegal word or past the memory), its REPEAT span and the ``pop`` signal the
+        """Read port -> decoder -> the head register; return the head word, its error (an
+        illegal word or past the memory), its REPEAT span and the ``pop`` signal the
         sequencer drives when it takes the head."""
         words = self.config.queue_words
         m.submodules.decoder = dec = Decoder(self.config, self.unit, self.bank)
         fetch_addr = Signal(range(words + 1))  # the next address to read
-        out_addr = Signal(range(words + 1))  # the address whose word is on rd.data
+        out_past = Signal()  # the word on rd.data is past the memory's end
         out_valid = Signal()
-        head, head_valid = Signal(issue_layout()), Signal()
+        head_word, head_valid = Signal(WORD_BITS), Signal()
         head_bad, head_span = Signal(), Signal(signed(2 * REPEAT_BITS + 1))
         pop = Signal()
         take = Signal()  # the head register loads the word on rd.data
@@ -165,20 +172,16 @@ class InstructionQueue(wiring.Component):
         m.d.comb += [take.eq(~head_valid | pop), read.eq(~out_valid | take),
                      rd.addr.eq(fetch_addr), rd.en.eq(read), dec.word.eq(rd.data)]
         with m.If(read):
-            m.d.sync += [out_valid.eq(1), out_addr.eq(fetch_addr),
+            m.d.sync += [out_valid.eq(1), out_past.eq(fetch_addr == words),
                          fetch_addr.eq(Mux(fetch_addr == words, words, fetch_addr + 1))]
-        decoded = Signal(issue_layout())
-        m.d.comb += [decoded.valid.eq(1), decoded.opcode.eq(dec.opcode)]
-        m.d.comb += [getattr(decoded, name).eq(getattr(dec, f"f_{name}"))
-                     for name in field_widths()]
         with m.If(take):
-            m.d.sync += [head_valid.eq(out_valid), head.eq(decoded),
-                         head_bad.eq(dec.illegal | (out_addr == words)),
+            m.d.sync += [head_valid.eq(out_valid), head_word.eq(rd.data),
+                         head_bad.eq(dec.illegal | out_past),
                          head_span.eq(_repeat_span(dec.f_n[:REPEAT_BITS],
                                                    dec.f_stride[:REPEAT_BITS]))]
         with m.If(self.start):
             m.d.sync += [fetch_addr.eq(0), out_valid.eq(0), head_valid.eq(0)]
-        return head, head_bad, head_span, pop
+        return head_word, head_bad, head_span, pop
 
     def _sequencer(self, m, head, head_bad, head_span, pop):
         """Compute the next schedule cycle's outputs into the output registers; commit the
@@ -285,18 +288,16 @@ class InstructionQueue(wiring.Component):
         with m.If(halt_now):
             m.d.sync += [halted.eq(1), running.eq(0)]
 
-        # Output registers: the next cycle's issue and status.
-        issue_next = Signal(issue_layout())
-        with m.If(unit_issue):
-            m.d.comb += issue_next.eq(head)
-        with m.Elif(rep_fire):
-            m.d.comb += issue_next.eq(rep_issue)
-            if self.fault:
-                m.d.comb += issue_next.opcode[0].eq(~rep_issue.opcode[0])
-        m.d.sync += [self.issue.eq(issue_next), self.issue.valid.eq(issue_next.valid & ~self.stop),
+        # Output registers: the next cycle's issue and status. The issued fields are `last`'s,
+        # which holds exactly what the queue issues in its cycle.
+        issued, repeated = Signal(), Signal()
+        m.d.sync += [issued.eq((unit_issue | rep_fire) & ~self.stop), repeated.eq(rep_fire),
                      self.halted.eq(halted | halt_now), self.error.eq(error | err_now),
                      self.sync_wait.eq(waiting | sync_now), self.notify.eq(notify_now)]
-        with m.If(self.issue.valid):
+        m.d.comb += [self.issue.eq(last), self.issue.valid.eq(issued)]
+        if self.fault:
+            m.d.comb += self.issue.opcode[0].eq(last.opcode[0] ^ repeated)
+        with m.If(issued):
             m.d.sync += busy.eq(busy + 1)
         m.d.comb += self.busy_count.eq(busy)
 
@@ -304,6 +305,6 @@ class InstructionQueue(wiring.Component):
         with m.If(self.start):
             m.d.sync += [running.eq(1), halted.eq(0), error.eq(0), parked.eq(0), fetch_wait.eq(0),
                          last.valid.eq(0), rep_left.eq(0), rep_wait.eq(0), busy.eq(0),
-                         held_release.eq(0), live.eq(0), self.issue.eq(0),
+                         held_release.eq(0), live.eq(0), issued.eq(0), repeated.eq(0),
                          self.halted.eq(0), self.error.eq(0), self.sync_wait.eq(0),
                          self.notify.eq(0)]
