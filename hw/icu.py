@@ -46,7 +46,7 @@ program memory, which the host writes through ``host_*`` while the queue does no
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -65,13 +65,28 @@ PREFETCH_CYCLES = 3
 REPEAT_BITS = 8
 
 
-def _repeat_span(n, stride):
-    """``n * stride`` (unsigned n, signed stride, both REPEAT_BITS wide) as a sum of shifted
-    partial products: a small adder tree that Yosys maps to LUTs and carries, not a DSP."""
-    terms = [Mux(n[i], stride.as_signed() << i, 0) for i in range(REPEAT_BITS)]
+def repeat_reach(n, stride, bits: int):
+    """``(over, span)``: ``span = n * stride`` (``n`` unsigned, ``stride`` signed, both
+    REPEAT_BITS wide) when ``|n * stride| < 2**bits``, else ``over`` = 1. A sum of the shifted
+    partial products of ``|stride|``, each cut at bit ``bits`` (whatever is cut off sets
+    ``over``): no multiplier, and only as wide as the queue's widest step range needs."""
+    if bits == 0:
+        return Const(0, 1), Const(0, signed(1))
+    mag = Mux(stride[-1], -stride.as_signed(), stride.as_signed())[:REPEAT_BITS]
+    terms, over = [], []
+    for i in range(REPEAT_BITS):
+        shifted = mag << i
+        if len(shifted) > bits:
+            over.append(n[i] & (shifted[bits:] != 0))
+        terms.append(Mux(n[i], shifted[:bits], 0))
     while len(terms) > 1:
         terms = [a + b for a, b in zip(terms[::2], terms[1::2], strict=True)]
-    return terms[0]
+    total = terms[0]
+    if len(total) > bits:
+        over.append(total[bits:] != 0)
+    size = total[:bits]
+    return Cat(*over).any() if over else Const(0, 1), Mux(stride[-1], -size, size)
+
 
 _OP = {name: BY_MNEMONIC[name].opcode for name in ("HALT", "NOP", "REPEAT", "SYNC", "NOTIFY")}
 
@@ -121,6 +136,8 @@ class InstructionQueue(wiring.Component):
         self.config, self.unit, self.bank, self.fault = config, unit, bank, bool(fault)
         self.queue_name = next(q.name for q in config.queues if q.unit == unit and q.bank == bank)
         self.addr_bits = max(1, ceil_log2(config.queue_words))
+        #: REPEAT spans are computed exactly up to the widest step range of this queue.
+        self.reach_bits = max([(hi - lo).bit_length() for hi, lo in self._step_ranges()] or [0])
         super().__init__({
             "host_addr": In(self.addr_bits),
             "host_data": In(WORD_BITS),
@@ -137,6 +154,10 @@ class InstructionQueue(wiring.Component):
             "busy_count": Out(BUSY_BITS),
         })
 
+    def _step_ranges(self):
+        return [step_range(i, i.step, self.config, self.queue_name)[::-1]
+                for i in INSTRUCTIONS if i.unit == self.unit and i.step]
+
     def elaborate(self, platform):
         m = Module()
         words = self.config.queue_words
@@ -144,7 +165,7 @@ class InstructionQueue(wiring.Component):
         wr = imem.write_port()
         m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_data),
                      wr.en.eq(self.host_we)]
-        head_word, head_bad, head_span, pop = self._prefetch(m, imem.read_port())
+        head_word, head_bad, head_reach, pop = self._prefetch(m, imem.read_port())
         # The head's fields: a second decoder on the registered word, of which only the field
         # selects remain after synthesis (its legality checks are the first decoder's).
         m.submodules.fields = fields = Decoder(self.config, self.unit, self.bank)
@@ -152,7 +173,7 @@ class InstructionQueue(wiring.Component):
         m.d.comb += [fields.word.eq(head_word), head.valid.eq(1), head.opcode.eq(fields.opcode)]
         m.d.comb += [getattr(head, name).eq(getattr(fields, f"f_{name}"))
                      for name in field_widths()]
-        self._sequencer(m, head, head_bad, head_span, pop)
+        self._sequencer(m, head, head_bad, head_reach, pop)
         return m
 
     def _prefetch(self, m, rd):
@@ -165,7 +186,8 @@ class InstructionQueue(wiring.Component):
         out_past = Signal()  # the word on rd.data is past the memory's end
         out_valid = Signal()
         head_word, head_valid = Signal(WORD_BITS), Signal()
-        head_bad, head_span = Signal(), Signal(signed(2 * REPEAT_BITS + 1))
+        head_bad, head_over = Signal(), Signal()
+        head_span = Signal(signed(self.reach_bits + 1))
         pop = Signal()
         take = Signal()  # the head register loads the word on rd.data
         read = Signal()  # the read port moves on to fetch_addr
@@ -174,16 +196,17 @@ class InstructionQueue(wiring.Component):
         with m.If(read):
             m.d.sync += [out_valid.eq(1), out_past.eq(fetch_addr == words),
                          fetch_addr.eq(Mux(fetch_addr == words, words, fetch_addr + 1))]
+        over, span = repeat_reach(dec.f_n[:REPEAT_BITS], dec.f_stride[:REPEAT_BITS],
+                                  self.reach_bits)
         with m.If(take):
             m.d.sync += [head_valid.eq(out_valid), head_word.eq(rd.data),
-                         head_bad.eq(dec.illegal | out_past),
-                         head_span.eq(_repeat_span(dec.f_n[:REPEAT_BITS],
-                                                   dec.f_stride[:REPEAT_BITS]))]
+                         head_bad.eq(dec.illegal | out_past), head_over.eq(over),
+                         head_span.eq(span)]
         with m.If(self.start):
             m.d.sync += [fetch_addr.eq(0), out_valid.eq(0), head_valid.eq(0)]
-        return head_word, head_bad, head_span, pop
+        return head_word, head_bad, (head_over, head_span), pop
 
-    def _sequencer(self, m, head, head_bad, head_span, pop):
+    def _sequencer(self, m, head, head_bad, head_reach, pop):
         """Compute the next schedule cycle's outputs into the output registers; commit the
         state when ``advance`` says that cycle comes."""
         cfg = self.config
@@ -221,12 +244,13 @@ class InstructionQueue(wiring.Component):
         has_step, step_bad, is_stall = Signal(), Signal(), Signal()
         step_now = Signal(17)  # the step field of `last`
         last_step = Signal(signed(19))
+        head_over, head_span = head_reach
         m.d.comb += last_step.eq(step_now + head_span)
         for instr in stepped:
             lo, hi = step_range(instr, instr.step, cfg, self.queue_name)
             with m.If(last.opcode == instr.opcode):
                 m.d.comb += [has_step.eq(1), step_now.eq(getattr(last, instr.step)),
-                             step_bad.eq((last_step < lo) | (last_step > hi))]
+                             step_bad.eq(head_over | (last_step < lo) | (last_step > hi))]
         if stalls:
             m.d.comb += is_stall.eq(Cat(*[last.opcode == i.opcode for i in stalls]).any())
         repeat_ok = last.valid & ~is_stall & ~((r_stride != 0) & ~has_step) & ~step_bad

@@ -14,9 +14,9 @@ Nothing is computed here that a unit could compute; the tile only
 * gives every C2C link a ``LinkEnd`` (``hw/c2c_link.py``: serializer, elastic buffers, HAC)
   that neither freezes nor resets with the program, takes the tile's HAC from its child port,
   counts the HAC's trims since the last DESKEW / RUNTIME_DESKEW (the ``drift`` the C2C ports
-  subtract) and starts a program on the next HAC epoch boundary after START, emptying the
-  links' DATA buffers meanwhile (a vector a failed run left behind is never RECVed by the
-  next one);
+  subtract) and starts a program on the first HAC epoch boundary at least ``PRIME_CYCLES``
+  after START, while the queues prefetch and the links' DATA buffers empty (a vector a failed
+  run left behind is never RECVed by the next one);
 * freezes everything for the wall cycles a ``DESKEW``/``RUNTIME_DESKEW`` asks for;
 * decides "done" exactly as ``GoldenTile.step``: every queue has fetched HALT and no issued
   instruction has an effect still to land (``Instr.settle``);
@@ -163,7 +163,7 @@ class Tile(wiring.Component):
         The incoming wire and the partner's clock that times it. An unused port's clock is 0.
 
     ``global_buffer``, if given, is called as ``global_buffer(m, name, signal)`` for each of
-    the three tile-wide control nets (unit enable, unit reset, queue enable; each reaches
+    the three tile-wide control nets (unit enable, unit reset, queue advance; each reaches
     most of the tile's flip-flops) and returns the signal to use instead: a board build
     drives them through the device's clock network (``lpu.fpga.clocks``) rather than the
     general routing. It must not change the value.

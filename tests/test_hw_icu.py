@@ -11,9 +11,10 @@ import pytest
 
 pytest.importorskip("amaranth")
 
+from amaranth import Module, Signal
 from amaranth.sim import Simulator
 
-from lpu.hw.icu import PREFETCH_CYCLES, InstructionQueue
+from lpu.hw.icu import PREFETCH_CYCLES, InstructionQueue, repeat_reach
 from lpu.sw.config import TileConfig
 from lpu.verif.bus import IssueBits
 from lpu.verif.tb_icu import (
@@ -89,3 +90,30 @@ def test_queue_matches_golden(unit, bank):
     cases = [c for c in prepare(model, cases) if c.expected.end < MAX_CYCLES]
     bad = simulate(InstructionQueue(cfg, unit, bank), cases, cfg.queue_words)
     assert not bad, "\n".join(bad[:20])
+
+
+@pytest.mark.parametrize("bits", [1, 10, 16])
+def test_repeat_reach_exhaustive(bits):
+    """REPEAT's n * stride without a multiplier, for every n and stride: exact below
+    2**bits, ``over`` from there (Python integers are the reference)."""
+    n, stride = Signal(8), Signal(8)
+    over, span = repeat_reach(n, stride, bits)
+    got_over, got_span = Signal(), Signal(span.shape())
+    m = Module()
+    m.d.comb += [got_over.eq(over), got_span.eq(span)]
+    bad = []
+
+    async def bench(ctx):
+        for nv in range(256):
+            for sv in range(-128, 128):
+                ctx.set(n, nv)
+                ctx.set(stride, sv & 0xFF)
+                want = nv * sv
+                o = ctx.get(got_over)
+                if o != (abs(want) >= 1 << bits) or (not o and ctx.get(got_span) != want):
+                    bad.append((nv, sv))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]
