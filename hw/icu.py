@@ -53,8 +53,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..sw.config import TileConfig
-from ..sw.isa import BY_MNEMONIC, INSTRUCTIONS, UNIT_CLASSES, WORD_BITS, step_range
-from .common import field_widths, issue_layout, require_config
+from ..sw.isa import BY_MNEMONIC, INSTRUCTIONS, OPCODE_BITS, UNIT_CLASSES, WORD_BITS, step_range
+from .common import issue_layout, require_config
 from .decoder import Decoder
 
 BUSY_BITS = 32
@@ -166,15 +166,29 @@ class InstructionQueue(wiring.Component):
         m.d.comb += [wr.addr.eq(self.host_addr), wr.data.eq(self.host_data),
                      wr.en.eq(self.host_we)]
         head_word, head_bad, head_reach, pop = self._prefetch(m, imem.read_port())
-        # The head's fields: a second decoder on the registered word, of which only the field
-        # selects remain after synthesis (its legality checks are the first decoder's).
-        m.submodules.fields = fields = Decoder(self.config, self.unit, self.bank)
-        head = Signal(issue_layout())
-        m.d.comb += [fields.word.eq(head_word), head.valid.eq(1), head.opcode.eq(fields.opcode)]
-        m.d.comb += [getattr(head, name).eq(getattr(fields, f"f_{name}"))
-                     for name in field_widths()]
-        self._sequencer(m, head, head_bad, head_reach, pop)
+        self._sequencer(m, self._fields(m, head_word), head_bad, head_reach, pop)
         return m
+
+    def _fields(self, m, word):
+        """The head word as an issue. The decoder has already checked it, so a field is just
+        its bits: a slice where every format of this queue puts it at one place, else a select
+        by opcode. A field the opcode does not have holds whatever bits are there."""
+        head = Signal(issue_layout())
+        opcode = word[WORD_BITS - OPCODE_BITS:]
+        m.d.comb += [head.valid.eq(1), head.opcode.eq(opcode)]
+        places: dict[str, dict[tuple[int, int], list[int]]] = {}
+        for instr in INSTRUCTIONS:
+            if instr.unit in ("ICU", self.unit):
+                for f, msb, lsb in instr.layout():
+                    places.setdefault(f.name, {}).setdefault((msb, lsb), []).append(instr.opcode)
+        for name, where in places.items():
+            ((msb, lsb), _), *others = where.items()
+            value = word[lsb:msb + 1]
+            for (msb, lsb), opcodes in others:
+                value = Mux(Cat(opcode == op for op in opcodes).any(), word[lsb:msb + 1], value)
+            m.d.comb += getattr(head, name).eq(value)
+        return head
+
 
     def _prefetch(self, m, rd):
         """Read port -> decoder -> the head register; return the head word, its error (an
@@ -242,8 +256,9 @@ class InstructionQueue(wiring.Component):
         r_n, r_d = head.n[:8], head.d[:8]
         r_stride = head.stride[:8].as_signed()
         has_step, step_bad, is_stall = Signal(), Signal(), Signal()
-        step_now = Signal(17)  # the step field of `last`
-        last_step = Signal(signed(19))
+        step_bits = max([len(getattr(last, i.step)) for i in stepped] or [1])
+        step_now = Signal(step_bits)  # the step field of `last`
+        last_step = Signal(signed(max(step_bits, self.reach_bits) + 2))
         head_over, head_span = head_reach
         m.d.comb += last_step.eq(step_now + head_span)
         for instr in stepped:

@@ -45,7 +45,6 @@ HALT_WORD = 0
 #: Stands for a word this queue may not issue; the recorder raises the tile error when the golden
 #: sequencer issues it (in its fetch cycle, like every unit instruction).
 ILLEGAL = Instr("ILLEGAL", -1, "ILLEGAL", (), 0, "a word this queue may not issue")
-ALL_FIELDS = tuple(dict.fromkeys(f.name for i in INSTRUCTIONS for f in i.fields))
 
 
 def word(mnemonic: str, **values: int) -> int:
@@ -54,10 +53,9 @@ def word(mnemonic: str, **values: int) -> int:
 
 
 def raw_fields(instr: Instr, values: dict[str, int]) -> dict[str, int]:
-    """Every ISA field name as the RTL issue carries it: raw bits, 0 where the format has none."""
-    out = dict.fromkeys(ALL_FIELDS, 0)
-    out.update({f.name: values[f.name] & ((1 << f.width) - 1) for f in instr.fields})
-    return out
+    """The fields of ``instr``'s format as the RTL issue carries them (raw bits); the issue's
+    other fields are not defined."""
+    return {f.name: values[f.name] & ((1 << f.width) - 1) for f in instr.fields}
 
 
 @dataclass
@@ -204,8 +202,8 @@ def check_cycle(exp: Expected, t: int, obs: dict, done_issues: int) -> list[str]
     want = exp.issues.get(t)
     if obs["valid"] != (want is not None):
         bad.append(f"cycle {t}: issue valid {obs['valid']}, expected {int(want is not None)}")
-    elif want is not None and (obs["opcode"], obs["fields"]) != want:
-        diff = {k: (v, want[1][k]) for k, v in obs["fields"].items() if v != want[1][k]}
+    elif want is not None and (obs["opcode"], {k: obs["fields"][k] for k in want[1]}) != want:
+        diff = {k: (obs["fields"][k], v) for k, v in want[1].items() if obs["fields"][k] != v}
         bad.append(f"cycle {t}: issued opcode {obs['opcode']:#x}, expected {want[0]:#x}; "
                    f"fields differing (got, expected): {diff}")
     for name, value in (("halted", exp.halt is not None and t >= exp.halt),
