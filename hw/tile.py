@@ -479,7 +479,8 @@ class Tile(wiring.Component):
                                  ctl.deadlock.eq(stuck & any_wait)]
         # The queues' look-ahead ignores stops (they issue nothing after one: ``stop``) so that
         # no error path reaches their state.
-        frozen_after = Mux(ctl.frozen, ctl.freeze_left != 1, stall_sum != 0)
+        stalls_any = Cat(stall != 0 for stall in units.stalls).any() if units.stalls else 0
+        frozen_after = Mux(ctl.frozen, ctl.freeze_left != 1, stalls_any)
         m.d.comb += ctl.advance_next.eq(ctl.launch | (ctl.running & ~frozen_after))
         m.d.sync += [ctl.running.eq(running_next), ctl.freeze_left.eq(freeze_next),
                      ctl.unit_hold.eq((running_next & (freeze_next != 0)) | ctl.stop)]
