@@ -75,3 +75,44 @@ def test_units_share_the_unit_port():
             assert members[name] == port[name], (unit, name)
         issues = ("issue_wgt", "issue_act") if unit == "MXM" else ("issue",)
         assert all(members[i] == port["issue"] for i in issues), unit
+
+
+@pytest.mark.parametrize("items", [3, 4, 5])
+def test_select_is_a_mux_with_word_select_semantics(items):
+    """``select`` (a case mux) gives item ``index`` for every index, zero past the last item
+    (what ``word_select`` on the items' concatenation gave), with no shift in the Verilog."""
+    from amaranth import Module
+    from amaranth.back import verilog
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from amaranth.sim import Simulator
+
+    from lpu.hw.common import select
+
+    width = 12
+
+    class Pick(wiring.Component):
+        index: In(3)
+        words: In(width * items)
+        picked: Out(width)
+
+        def elaborate(self, platform):
+            m = Module()
+            parts = [self.words[width * k:width * (k + 1)] for k in range(items)]
+            m.d.comb += self.picked.eq(select(self.index, parts))
+            return m
+
+    dut = Pick()
+    values = [(0x5A3 * (k + 1)) % (1 << width) for k in range(items)]
+
+    async def bench(ctx):
+        ctx.set(dut.words, sum(v << width * k for k, v in enumerate(values)))
+        for index in range(8):
+            ctx.set(dut.index, index)
+            want = values[index] if index < items else 0
+            assert ctx.get(dut.picked) == want, index
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    assert ">>" not in verilog.convert(Pick(), name="pick")
