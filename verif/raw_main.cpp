@@ -151,7 +151,8 @@ int main(int argc, char **argv) {
                 auto t0 = std::chrono::steady_clock::now();
                 uint64_t before = ticks;
                 while (top->busy) tick();
-                seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+                seconds += took.count();
                 window += ticks - before;
             }
             std::string cycles = host_read(1);

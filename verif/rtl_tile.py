@@ -13,6 +13,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -94,7 +95,8 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
     return out
 
 
-#: Written next to the raw loop's executable: its build time.
+#: The raw loop's source, and the file written next to its executable: its build time.
+RAW_MAIN = Path(__file__).with_name("raw_main.cpp")
 RAW_STAMP = "built"
 
 
@@ -102,9 +104,16 @@ def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     """Build ``raw_main.cpp`` against the same tile Verilog and Verilator flags as the cocotb
     model (no VPI, no Python): the model's own speed, and the reference for the harness's."""
     folder = build(config, verbose=verbose)
-    exe = folder / "raw" / "raw_tile"
-    harness.build_once(exe, folder / "raw", lambda: _build_raw(folder, verbose))
+    exe = _raw_folder(folder) / "raw_tile"
+    harness.build_once(exe, exe.parent, lambda: _build_raw(folder, verbose))
     return exe
+
+
+def _raw_folder(folder: Path) -> Path:
+    """Where the raw loop of the model in ``folder`` is built: named by a hash of
+    ``raw_main.cpp``, so an edited loop is rebuilt rather than a stale one run."""
+    digest = hashlib.sha256(RAW_MAIN.read_bytes()).hexdigest()[:10]
+    return folder / f"raw-{digest}"
 
 
 def _build_raw(folder: Path, verbose: bool) -> None:
@@ -113,16 +122,16 @@ def _build_raw(folder: Path, verbose: bool) -> None:
     if verbose:
         log("raw model: building the plain Verilator loop (a few minutes) ...")
     t0 = time.monotonic()
+    raw = _raw_folder(folder)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *harness.LINT_WAIVERS,
            "-Wno-WIDTH", *BUILD_FLAGS, "--top-module", TOP, "-o", "raw_tile",
-           "--Mdir", str(folder / "raw"), str(folder / f"{TOP}.v"),
-           str(Path(__file__).with_name("raw_main.cpp"))]
+           "--Mdir", str(raw), str(folder / f"{TOP}.v"), str(RAW_MAIN)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError("raw model build failed:\n" + (proc.stdout + proc.stderr)[-3000:])
-    prune(folder / "raw", keep="raw_tile")
+    prune(raw, keep="raw_tile")
     seconds = time.monotonic() - t0
-    (folder / "raw" / RAW_STAMP).write_text(json.dumps({"seconds": round(seconds, 1)}))
+    (raw / RAW_STAMP).write_text(json.dumps({"seconds": round(seconds, 1)}))
     if verbose:
         log(f"raw model: built in {seconds:.0f} s")
 
