@@ -32,7 +32,7 @@ from ..sw.c2c import link_format
 from ..sw.config import TileConfig
 from ..sw.isa import BY_MNEMONIC, E, W
 from . import common
-from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
+from .common import pick_stream, select, stream_dir_bit, stream_number, vector_layout
 
 STALL_BITS = 16
 DRIFT_BITS = 16
@@ -88,7 +88,7 @@ class C2cPort(wiring.Component):
 
         send, recv = is_op("SEND"), is_op("RECV")
         a_vec, a_ok = pick_stream(cfg, self.s_in.e, self.s_in.w, iss.a)
-        rx_ok = self.rx_valid.bit_select(iss.link, 1)
+        rx_ok = select(iss.link, [self.rx_valid[k] for k in range(cfg.c2c_links)])
 
         frame = link_format(cfg).frame_words
         too_soon = Signal()  # a SEND fewer than `frame` schedule cycles after the last one

@@ -19,6 +19,7 @@ from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..sw.c2c import KIND_BITS, KINDS, LINK_BUFFER_VECTORS, FrameFormat
+from .common import select
 from .crc import processor
 
 COUNTER_BITS = 16
@@ -65,7 +66,8 @@ class LinkTx(wiring.Component):
         with m.Elif(n == P + 1):
             m.d.comb += word.eq(crc.crc)
         with m.Else():
-            m.d.comb += word.eq(buf.word_select((n - 1)[:len(n)], W))
+            m.d.comb += word.eq(select((n - 1)[:len(n)],
+                                       [buf[W * k:W * (k + 1)] for k in range(P)]))
         m.d.comb += [self.wire_data.eq(Mux(active, word, 0)), self.wire_valid.eq(active),
                      self.ready.eq(~active | (n == P + 1)),
                      self.overrun.eq(self.send & ~self.ready)]
@@ -129,8 +131,10 @@ class LinkRx(wiring.Component):
                                  self.payload.eq(buf[:f.payload_bits])]
                 with m.Else():
                     m.d.sync += self.bad_frames.eq(self.bad_frames + 1)
-            with m.Else():
-                m.d.sync += buf.word_select((n - 1)[:len(n)], W).eq(d)
+            with m.Else(), m.Switch(n):
+                for k in range(P):
+                    with m.Case(k + 1):
+                        m.d.sync += buf[W * k:W * (k + 1)].eq(d)
         with m.Elif(n != 0):  # the frame broke off
             m.d.sync += [n.eq(0), self.bad_frames.eq(self.bad_frames + 1)]
         return m

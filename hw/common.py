@@ -13,7 +13,7 @@ in a cycle-by-cycle comparison much later.
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Mux, Value, unsigned
+from amaranth import Array, Cat, Const, Mux, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -140,17 +140,33 @@ def group_stream(config: TileConfig, field: Value, plane: int = 0) -> Value:
     return Cat(Const(plane, low), field[low:bits]) if plane else field[:bits]
 
 
+def select(index: Value, items) -> Value:
+    """``items[index]`` as a mux (a ``case`` in the Verilog), zero where ``index`` is past the
+    last item, like ``word_select`` on their concatenation. Verilator evaluates a variable
+    ``word_select`` over a wide vector as a shift of the whole vector; a mux copies one item."""
+    items = [Value.cast(item) for item in items]
+    width = max(len(item) for item in items)
+    padding = [Const(0, width)] * ((1 << len(index)) - len(items))
+    return Array([*(item.as_unsigned() for item in items), *padding])[index]
+
+
 def pick_stream(config: TileConfig, east, west, field: Value, plane: int = 0):
     """(vector, valid) of plane ``plane`` of the operand group ``field`` names (``group_stream``)
     from one side's streams; the direction bit of ``field`` picks ``west`` over ``east``. Each
     side is a ``streams_layout`` view or a ``(vectors, valid bits)`` pair of sequences."""
-    index = group_stream(config, field, plane)
+    # Only the streams plane ``plane`` can be: the index bits above the plane's constant ones
+    # pick among them (every case of the mux reachable, none a latch to Verilator).
+    bits, low = ceil_log2(config.streams), ceil_log2(plane + 1)
+    streams = [s for s in range(config.streams) if s & ((1 << low) - 1) == plane]
+    index = field[low:bits]
     picked = []
     for side in (east, west):
         vectors, valid = (side.data, side.valid) if hasattr(side, "data") else side
-        width = len(Value.cast(vectors[0]))
-        picked.append((Cat(*(vectors[s] for s in range(config.streams))).word_select(index, width),
-                       Cat(*(valid[s] for s in range(config.streams))).bit_select(index, 1)))
+        if not streams:  # a plane past the last stream: no value
+            picked.append((Const(0, len(Value.cast(vectors[0]))), Const(0, 1)))
+            continue
+        picked.append((select(index, [vectors[s] for s in streams]),
+                       select(index, [valid[s] for s in streams])))
     (e_vec, e_ok), (w_vec, w_ok) = picked
     west_bit = stream_dir_bit(field)
     return Mux(west_bit, w_vec, e_vec), Mux(west_bit, w_ok, e_ok)

@@ -34,7 +34,7 @@ from amaranth.utils import exact_log2
 from ..sw.config import TileConfig
 from ..sw.isa import DIRECTION_NAMES, INSTRUCTIONS, STREAM_INDEX_BITS, E, W
 from . import common
-from .common import pick_stream, stream_dir_bit, stream_number, vector_layout
+from .common import pick_stream, select, stream_dir_bit, stream_number, vector_layout
 
 #: The SXM instructions by mnemonic, and the latency the datapath below implements for each.
 SXM_INSTRS = {i.mnemonic: i for i in INSTRUCTIONS if i.unit == "SXM"}
@@ -164,9 +164,11 @@ class Sxm(wiring.Component):
         m.d.comb += x_rotate.eq(doubled[width:2 * width])
 
         # BCAST: z[l] = a[lane].
+        x_lane_words = [x_flat[_LANE_BITS * lane:_LANE_BITS * (lane + 1)] for lane in range(L)]
+        x_picked = Signal(_LANE_BITS)
         x_bcast = Signal(width)
-        m.d.comb += x_bcast.eq(
-            x_flat.word_select(iss.lane[:lane_index_bits], _LANE_BITS).replicate(L))
+        m.d.comb += [x_picked.eq(select(iss.lane[:lane_index_bits], x_lane_words)),
+                     x_bcast.eq(x_picked.replicate(L))]
 
         # Map tables: SETMAP loads table `map` from plane 0 at the end of its issue cycle.
         maps = Signal(data.ArrayLayout(vector_layout(cfg), cfg.sxm_maps))
@@ -185,7 +187,7 @@ class Sxm(wiring.Component):
         x_permute = Signal(width)
         for lane in range(L):
             entry = x_table[lane]
-            pick = x_flat.word_select(entry[:lane_index_bits], _LANE_BITS)
+            pick = select(entry[:lane_index_bits], x_lane_words)
             m.d.comb += x_permute[_LANE_BITS * lane:_LANE_BITS * (lane + 1)].eq(
                 Mux(entry < L, pick, 0))
 

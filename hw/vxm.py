@@ -331,8 +331,9 @@ class VxmAlu(wiring.Component):
             x = s1_x[lane]
             prod = Signal(signed(64), name=f"prod{lane}")
             m.d.comb += prod.eq(x * s1_y[lane])
+            # (prod + 2**15) >> 16 without a 65-bit sum: the floor plus bit 15, the half rounded.
             mulq = Signal(signed(49), name=f"mulq{lane}")
-            m.d.comb += mulq.eq((prod + (1 << 15)) >> 16)
+            m.d.comb += mulq.eq(prod.shift_right(16) + prod[15])
             res = Signal(32, name=f"r2_{lane}")
             with m.Switch(s1.op):
                 with m.Case(OP["MUL"]):
@@ -360,10 +361,14 @@ class VxmAlu(wiring.Component):
         # Stage 3 (cycle t + 2): REQUANT round, shift, saturate; RECIP/RSQRT denormalise.
         o3 = _Result("o3", L)
         m.d.sync += [o3.valid.eq(s2.valid), o3.z.eq(s2.z), o3.wc.eq(s2.wc)]
-        rq_rnd = (Const(1, 1) << s2.shift) >> 1
         for lane in range(L):
-            rq = Signal(signed(64), name=f"rq{lane}")
-            m.d.comb += rq.eq((s2_prod[lane] + rq_rnd) >> s2.shift)
+            # (prod + ((1 << shift) >> 1)) >> shift without a 65-bit sum: the floor plus bit
+            # shift - 1 of prod (none for shift 0). An int32 x int16 product fits 48 bits.
+            rq_floor = Signal(signed(48), name=f"rq_floor{lane}")
+            rq_half = Signal(name=f"rq_half{lane}")
+            m.d.comb += [rq_floor.eq(s2_prod[lane] >> s2.shift),
+                         rq_half.eq((s2.shift != 0) & (s2_prod[lane] >> (s2.shift - 1)[:6])[0])]
+            rq = rq_floor + rq_half
             t = rcp_rd[lane].data
             amt = s2_amt[lane]
             zl = Signal(48, name=f"rcp_l{lane}")

@@ -75,3 +75,90 @@ def test_units_share_the_unit_port():
             assert members[name] == port[name], (unit, name)
         issues = ("issue_wgt", "issue_act") if unit == "MXM" else ("issue",)
         assert all(members[i] == port["issue"] for i in issues), unit
+
+
+@pytest.mark.parametrize("items", [3, 4, 5])
+def test_select_is_a_mux_with_word_select_semantics(items):
+    """``select`` (a case mux) gives item ``index`` for every index, zero past the last item
+    (what ``word_select`` on the items' concatenation gave), with no shift in the Verilog."""
+    from amaranth import Module
+    from amaranth.back import verilog
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from amaranth.sim import Simulator
+
+    from lpu.hw.common import select
+
+    width = 12
+
+    class Pick(wiring.Component):
+        index: In(3)
+        words: In(width * items)
+        picked: Out(width)
+
+        def elaborate(self, platform):
+            m = Module()
+            parts = [self.words[width * k:width * (k + 1)] for k in range(items)]
+            m.d.comb += self.picked.eq(select(self.index, parts))
+            return m
+
+    dut = Pick()
+    values = [(0x5A3 * (k + 1)) % (1 << width) for k in range(items)]
+
+    async def bench(ctx):
+        ctx.set(dut.words, sum(v << width * k for k, v in enumerate(values)))
+        for index in range(8):
+            ctx.set(dut.index, index)
+            want = values[index] if index < items else 0
+            assert ctx.get(dut.picked) == want, index
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    assert ">>" not in verilog.convert(Pick(), name="pick")
+
+
+@pytest.mark.parametrize("streams", [8, 12])
+def test_pick_stream_is_the_group_stream_word_select(streams):
+    """Every plane of every operand field picks stream ``group_stream`` of that field in its
+    direction, as the word_select over all streams did (zero past the last stream)."""
+    import dataclasses
+
+    from amaranth import Module, Signal
+    from amaranth.sim import Simulator
+    from amaranth.utils import ceil_log2
+
+    from lpu.hw.common import pick_stream
+    from lpu.sw.isa import STREAM_INDEX_BITS
+
+    cfg = dataclasses.replace(TileConfig.named("tiny"), streams=streams)
+    field = Signal(STREAM_INDEX_BITS + 1)
+    sides = [([Signal(8, name=f"{d}{s}") for s in range(streams)], Signal(streams, name=d))
+             for d in "ew"]
+    valid_bits = (0xB5A5C3F1 & ((1 << streams) - 1), 0x6B1E9D27 & ((1 << streams) - 1))
+    m, outs = Module(), []
+    for plane in range(4):
+        vec, ok = pick_stream(cfg, sides[0], sides[1], field, plane)
+        out = (Signal(8, name=f"vec{plane}"), Signal(name=f"ok{plane}"))
+        m.d.comb += [out[0].eq(vec), out[1].eq(ok)]
+        outs.append(out)
+
+    async def bench(ctx):
+        for d, (vectors, valid) in enumerate(sides):
+            ctx.set(valid, valid_bits[d])
+            for s, v in enumerate(vectors):
+                ctx.set(v, 100 * d + s + 1)
+        bits = ceil_log2(streams)
+        for value in range(1 << (STREAM_INDEX_BITS + 1)):
+            ctx.set(field, value)
+            west = value >> STREAM_INDEX_BITS & 1
+            for plane, (vec, ok) in enumerate(outs):
+                low = ceil_log2(plane + 1)
+                stream = plane | (value & ((1 << bits) - 1)) >> low << low
+                inside = stream < streams
+                assert ctx.get(vec) == (100 * west + stream + 1 if inside else 0)
+                assert ctx.get(ok) == (valid_bits[west] >> stream & 1 if inside else 0)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()

@@ -120,9 +120,19 @@ def _build(folder, what, verilog_files, top, ports_vlt, extra_args, timescale, w
         sources=sources, hdl_toplevel=top, build_dir=folder / "sim", build_args=args,
         timescale=timescale, waves=bool(waves), always=True, log_file=folder / "build.log")
     prune(folder / "sim", keep=top)
-    stamp.touch()
+    seconds = time.monotonic() - t0
+    stamp.write_text(json.dumps({"seconds": round(seconds, 1)}))
     if verbose:
-        log(f"{what}: built in {time.monotonic() - t0:.0f} s ({folder})")
+        log(f"{what}: built in {seconds:.0f} s ({folder})")
+
+
+def build_seconds(stamp: Path) -> float | None:
+    """The wall time the build that wrote ``stamp`` took (Verilog generation included), as it
+    recorded it; None for a stamp from before builds recorded their time."""
+    try:
+        return float(json.loads(stamp.read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def prune(folder: Path, keep: str) -> None:

@@ -1,10 +1,14 @@
-// Raw Verilator loop over the tile's host port, without cocotb or Python: the reference the
-// cocotb harness's simulation speed is compared with (make bench).
+// Raw Verilator loop over the tile's host port, without cocotb or Python: the model's own speed
+// (make bench) and the reference the cocotb harness's speed is compared with.
 //
 // usage: raw_tile JOBFILE
-// JOBFILE lines: "w ADDR HEX" (a host write), "start", "read ADDR" (print the word).
-// The job runs CLEAR first; after "start" the loop clocks the model until busy falls and
-// prints "cycles N seconds S" (N from the tile's cycle register, S the loop's wall time).
+// JOBFILE lines: "w ADDR HEX" (a host write), "start [RUNS]", "read ADDR" (print the word).
+// The job runs CLEAR first. "start" runs the loaded program RUNS times (default 1): for each,
+// it writes START and polls the status register until the tile reports RUNNING (START has
+// taken effect), then clocks the model with no host traffic until busy falls. Only that
+// window is timed. It prints "cycles N ticks T wait W seconds S runs R": N the tile's cycle
+// register after the last run, T the clock ticks inside the windows of all runs, W the ticks
+// from the START writes to the windows, S the wall time of the windows.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -83,6 +87,34 @@ static void wait_idle() {
     while (top->busy) tick();
 }
 
+// lpu.sw.hostmap: REG_CTRL, CTRL_START, STATUS_RUNNING.
+static const uint64_t REG_CTRL = 0;
+static const char *CTRL_START = "1";
+static const uint32_t STATUS_RUNNING = 1;
+
+template <typename T>
+static uint32_t low_word(const T &port) {
+    if constexpr (std::is_integral_v<std::decay_t<T>>) {
+        return static_cast<uint32_t>(port);
+    } else {
+        return port[0];
+    }
+}
+
+// Write START, then read REG_CTRL every cycle until it shows RUNNING (or busy falls: a run
+// too short to catch); return the ticks that took.
+static uint64_t start_and_wait_running() {
+    uint64_t before = ticks;
+    host_write(REG_CTRL, CTRL_START);
+    top->host_addr = REG_CTRL;
+    top->host_re = 1;
+    do {
+        tick();
+    } while (top->busy && !(low_word(top->host_rdata) & STATUS_RUNNING));
+    top->host_re = 0;
+    return ticks - before;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::cerr << "usage: raw_tile JOBFILE\n";
@@ -111,14 +143,21 @@ int main(int argc, char **argv) {
             in >> addr >> hex;
             host_write(std::stoull(addr, nullptr, 16), hex);
         } else if (cmd == "start") {
-            host_write(0, "1");
-            auto t0 = std::chrono::steady_clock::now();
-            uint64_t before = ticks;
-            wait_idle();
-            double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            uint64_t runs = 1, window = 0, wait = 0;
+            in >> runs;
+            double seconds = 0;
+            for (uint64_t run = 0; run < runs; ++run) {
+                wait += start_and_wait_running();
+                auto t0 = std::chrono::steady_clock::now();
+                uint64_t before = ticks;
+                while (top->busy) tick();
+                std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+                seconds += took.count();
+                window += ticks - before;
+            }
             std::string cycles = host_read(1);
-            std::cout << "cycles " << std::stoull(cycles, nullptr, 16) << " ticks "
-                      << ticks - before << " seconds " << seconds << "\n";
+            std::cout << "cycles " << std::stoull(cycles, nullptr, 16) << " ticks " << window
+                      << " wait " << wait << " seconds " << seconds << " runs " << runs << "\n";
         } else if (cmd == "read") {
             std::string addr;
             in >> addr;

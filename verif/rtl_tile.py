@@ -13,11 +13,13 @@ rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..hw.verilog import BUILD
@@ -28,6 +30,7 @@ from .model_build import (
     BUILD_FLAGS,
     TILE_PORTS_VLT,
     build_model,
+    build_seconds,
     log,
     model_key,
     prune,
@@ -92,13 +95,25 @@ def run_jobs(config: TileConfig, jobs: list[Job], fault: str | None = None,
     return out
 
 
+#: The raw loop's source, and the file written next to its executable: its build time.
+RAW_MAIN = Path(__file__).with_name("raw_main.cpp")
+RAW_STAMP = "built"
+
+
 def build_raw(config: TileConfig, verbose: bool = True) -> Path:
     """Build ``raw_main.cpp`` against the same tile Verilog and Verilator flags as the cocotb
-    model (no VPI, no Python): the reference loop for the harness-overhead ratio."""
+    model (no VPI, no Python): the model's own speed, and the reference for the harness's."""
     folder = build(config, verbose=verbose)
-    exe = folder / "raw" / "raw_tile"
-    harness.build_once(exe, folder / "raw", lambda: _build_raw(folder, verbose))
+    exe = _raw_folder(folder) / "raw_tile"
+    harness.build_once(exe, exe.parent, lambda: _build_raw(folder, verbose))
     return exe
+
+
+def _raw_folder(folder: Path) -> Path:
+    """Where the raw loop of the model in ``folder`` is built: named by a hash of
+    ``raw_main.cpp``, so an edited loop is rebuilt rather than a stale one run."""
+    digest = hashlib.sha256(RAW_MAIN.read_bytes()).hexdigest()[:10]
+    return folder / f"raw-{digest}"
 
 
 def _build_raw(folder: Path, verbose: bool) -> None:
@@ -107,31 +122,68 @@ def _build_raw(folder: Path, verbose: bool) -> None:
     if verbose:
         log("raw model: building the plain Verilator loop (a few minutes) ...")
     t0 = time.monotonic()
+    raw = _raw_folder(folder)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *harness.LINT_WAIVERS,
            "-Wno-WIDTH", *BUILD_FLAGS, "--top-module", TOP, "-o", "raw_tile",
-           "--Mdir", str(folder / "raw"), str(folder / f"{TOP}.v"),
-           str(Path(__file__).with_name("raw_main.cpp"))]
+           "--Mdir", str(raw), str(folder / f"{TOP}.v"), str(RAW_MAIN)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError("raw model build failed:\n" + (proc.stdout + proc.stderr)[-3000:])
-    prune(folder / "raw", keep="raw_tile")
+    prune(raw, keep="raw_tile")
+    seconds = time.monotonic() - t0
+    (raw / RAW_STAMP).write_text(json.dumps({"seconds": round(seconds, 1)}))
     if verbose:
-        log(f"raw model: built in {time.monotonic() - t0:.0f} s")
+        log(f"raw model: built in {seconds:.0f} s")
 
 
-def run_raw(config: TileConfig, job: Job) -> tuple[int, float]:
-    """Run one job on the raw loop; return (tile cycles, loop seconds)."""
+@dataclass(frozen=True)
+class BuildTimes:
+    """Recorded build times (s) of a configuration's models; None where not recorded."""
+
+    model: float | None  # the cocotb model: Verilog generation and Verilator build
+    raw: float | None  # the raw loop: Verilator and C++ build on the same Verilog
+
+
+def build_times(config: TileConfig) -> BuildTimes:
+    """The build times the tile model and raw loop of ``config`` recorded when they were built
+    (building them first if needed)."""
+    exe = build_raw(config)
+    return BuildTimes(build_seconds(exe.parent.parent / "built"),
+                      build_seconds(exe.parent / RAW_STAMP))
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """Runs of one program on the raw loop, timed from START taking effect to busy falling."""
+
+    cycles: int  # the tile's cycle register after the last run
+    ticks: int  # clock ticks inside the timed windows of all runs
+    wait: int  # ticks from the START writes to the windows (not timed)
+    seconds: float  # wall time of the windows
+    runs: int
+
+    @property
+    def speed(self) -> float:
+        """Simulated tile cycles per second."""
+        return self.ticks / self.seconds
+
+
+def run_raw(config: TileConfig, job: Job, runs: int = 1) -> RawRun:
+    """Load ``job``'s writes on the raw loop and run the program ``runs`` times."""
     import subprocess
 
     exe = build_raw(config)
     with tempfile.NamedTemporaryFile("w", suffix=".job", delete=False) as f:
         for address, word in job.writes:
             f.write(f"w {address:x} {word:x}\n")
-        f.write("start\n")
+        f.write(f"start {runs}\n")
     try:
         out = subprocess.run([str(exe), f.name], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(f.name)
     words = out.split()
     fields = dict(zip(words[::2], words[1::2], strict=True))
-    return int(fields["cycles"]), float(fields["seconds"])
+    if int(fields["ticks"]) == 0:
+        raise RuntimeError("the program ended before the raw loop saw START take effect")
+    return RawRun(int(fields["cycles"]), int(fields["ticks"]), int(fields["wait"]),
+                  float(fields["seconds"]), int(fields["runs"]))
