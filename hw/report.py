@@ -51,7 +51,8 @@ def table(config_name: str, families: tuple[str, ...] = tuple(FAMILIES), fmax: b
         cols = [str(c[k]) for c in counts for k in kinds]
         if fmax:
             ooc = out_of_context(path, top, mhz)
-            cols += ["untimed" if ooc["problems"] else f"{ooc['fmax']:.1f}",
+            cols += ["untimed" if ooc["problems"] else f"{ooc['fmax']:.1f}" if ooc["fmax"]
+                     else "- (no register path)",
                      f"{ooc['seconds']:.0f}"]
             if problems is not None:
                 problems += [f"{name}: {p}" for p in ooc["problems"]]
