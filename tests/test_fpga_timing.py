@@ -141,3 +141,27 @@ def test_the_build_command_fails_on_an_untimed_path(snippet, code, tmp_path, mon
         assert "no: untimed paths" in out
     else:
         assert err == "" and "| yes |" in out
+
+
+def test_unit_harness_takes_every_port(tmp_path):
+    """``lpu.fpga.unit_fmax``: every input bit of the unit comes from the shift register and
+    every output bit is registered; the board plan uses only the UART and clock pins."""
+    pytest.importorskip("amaranth_boards")
+    from amaranth import Shape
+    from amaranth.lib import wiring
+
+    from lpu.fpga.boards import board_named
+    from lpu.fpga.unit_fmax import RegisteredUnit, port_bits
+    from lpu.hw.hac import Hac
+
+    unit = Hac(64)
+    ins, outs = port_bits(unit)
+    widths = {True: 0, False: 0}
+    for _, member in unit.signature.members.flatten():
+        widths[member.flow == wiring.In] += Shape.cast(member.shape).width
+    assert (sum(len(v) for v in ins), sum(len(v) for v in outs)) == (widths[True], widths[False])
+    plan = board_named("icebreaker").platform().prepare(RegisteredUnit(unit), name="top")
+    plan.extract(str(tmp_path))
+    pins = [ln.split()[1] for ln in (tmp_path / "top.pcf").read_text().splitlines()
+            if ln.startswith("set_io")]
+    assert sorted(pins) == ["clk12_0__io", "uart_0__rx__io", "uart_0__tx__io"]
