@@ -52,8 +52,10 @@ class Board:
         return self.tile_mhz * 1e6 if self.tile_mhz else self.oscillator_hz()
 
     def clocks(self) -> dict[str, float]:
-        """The clock domains of the board build and their constraints in MHz: the tile's."""
-        return {"sync": self.clock_hz() / 1e6}
+        """The clocks the board build constrains, in MHz: the tile's and, when a PLL makes the
+        tile's, the oscillator feeding it (no flip-flop of the design runs on it)."""
+        own = {"sync": self.clock_hz() / 1e6}
+        return own | ({"oscillator": self.oscillator_hz() / 1e6} if self.tile_mhz else {})
 
     def divisor(self, baud: int = BAUD) -> int:
         return round(self.clock_hz() / baud)

@@ -18,10 +18,10 @@ Timing, cycle for cycle as ``GoldenTile._mxm_wgt`` / ``_mxm_act`` (instruction i
   End of t+3: acc = ``(add ? acc : 0) + sum over k of the products``. The active array of t+1
   is the one the ABC met in t: only an IW changes it, and IW shares the ACT issue port with
   ABC/ABCB, so no IW lands at the end of t. The operand and product registers have no reset and
-  only the tile's enable, so Yosys packs them with each product into one DSP (iCE40
-  ``SB_MAC16``: A, B and output registers on the tile clock); a DSP whose inputs and output are
-  both registered inside it is the only form nextpnr's iCE40 timing model (no delay data for
-  the block) times honestly.
+  load only for a valid ABC/ABCB (and the tile's enable), so Yosys packs them with each product
+  into one DSP (iCE40 ``SB_MAC16``: A, B and output registers with their hold inputs, on the
+  tile clock); a DSP whose inputs and output are both registered inside it is the only form
+  nextpnr's iCE40 timing model (no delay data for the block) times honestly.
 * ``ACC acc, z``: accumulator acc as it is during t is registered at the end of t and presented
   in t+1 on streams z .. z+3 (byte plane j of every lane on stream z+j).
 
@@ -189,17 +189,19 @@ class Mxm(wiring.Component):
         m.d.comb += m_x.eq(Mux(p1_from_buf, Mux(p1_loaded, buf_rd.data, 0), p1_x))
         op_x = Signal(row_layout, reset_less=True)
         op_w = Signal(data.ArrayLayout(row_layout, lanes), reset_less=True)
-        m.d.sync += [p2_valid.eq(p1_valid), p2_acc.eq(p1_acc), p2_add.eq(p1_add),
-                     op_x.eq(m_x), op_w.eq(active)]
+        m.d.sync += [p2_valid.eq(p1_valid), p2_acc.eq(p1_acc), p2_add.eq(p1_add)]
+        with m.If(p1_valid):  # an enable keeps Yosys from taking these for a pipeline stage
+            m.d.sync += [op_x.eq(m_x), op_w.eq(active)]
 
         # Stage 3 (end of t+2): every product x[k] * active[k][j], registered.
         p3_valid, p3_acc, p3_add = Signal(), Signal.like(act.acc), Signal()
         prods = [[Signal(signed(16), reset_less=True, name=f"prod_{k}_{j}")
                   for j in range(lanes)] for k in range(lanes)]
         m.d.sync += [p3_valid.eq(p2_valid), p3_acc.eq(p2_acc), p3_add.eq(p2_add)]
-        for k in range(lanes):
-            for j in range(lanes):
-                m.d.sync += prods[k][j].eq(op_x[k] * op_w[k][j])
+        with m.If(p2_valid):  # without an enable Yosys packs a pipeline register and an adder
+            for k in range(lanes):
+                for j in range(lanes):
+                    m.d.sync += prods[k][j].eq(op_x[k] * op_w[k][j])
 
         # Stage 4 (end of t+3): sum the products, accumulate.
         m_sum = Signal(acc_layout)
