@@ -30,6 +30,9 @@ class Board:
     synth_opts: str = ""
     nextpnr_opts: str = ""
     tile_mhz: float | None = None  # the tile's clock from a PLL; None: the board's oscillator
+    #: Pairs of clock domains a path may cross between (an asynchronous link clock and the tile
+    #: clock, through synchronizers); none on a board whose tile has no connected C2C link.
+    crossings: tuple[tuple[str, str], ...] = ()
 
     @property
     def config(self) -> TileConfig:
@@ -47,6 +50,12 @@ class Board:
     def clock_hz(self) -> float:
         """The tile's clock."""
         return self.tile_mhz * 1e6 if self.tile_mhz else self.oscillator_hz()
+
+    def clocks(self) -> dict[str, float]:
+        """The clocks the board build constrains, in MHz: the tile's and, when a PLL makes the
+        tile's, the oscillator feeding it (no flip-flop of the design runs on it)."""
+        own = {"sync": self.clock_hz() / 1e6}
+        return own | ({"oscillator": self.oscillator_hz() / 1e6} if self.tile_mhz else {})
 
     def divisor(self, baud: int = BAUD) -> int:
         return round(self.clock_hz() / baud)

@@ -4,7 +4,11 @@
 Amaranth build plan under ``build/fpga/<board>/``, runs Yosys, nextpnr and the packer there
 with a progress line every half minute, and prints the table parsed from nextpnr's JSON report
 (``report.json``): LUT, FF, DSP and BRAM used of the device's, and Fmax against the tile clock.
-A design that does not fit or misses timing fails with nextpnr's reason and exit status 1.
+A design that does not fit or misses timing fails with nextpnr's reason and exit status 1, and
+so does one where a path is not timed against the tile clock: a path in or into a pseudo-clock
+domain (a clock pin tied off, as an iCE40 ``SB_MAC16`` with no registers in use has), in an
+unconstrained clock, or across domains the board does not expect (``timing_problems`` in
+``lpu.hw.synth``; the table is printed first, then the reasons).
 ``--place-only`` stops after placement (``nextpnr --no-route``, no bitstream, in
 ``build/fpga/<board>-place/``): the resources and nextpnr's Fmax estimate where routing a
 nearly full device takes far longer (nextpnr reports a critical path only after routing).
@@ -23,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..hw.synth import CONSTANT_NETS, IO_PORTS, log_report, timing_problems
 from .boards import BOARDS, Board, BoardTop, board_named
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -177,29 +182,25 @@ def parse_report(board: Board, folder: Path) -> dict:
         used[col] = sum(util.get(c, {}).get("used", 0) for c in cells)
     if "FF" not in used:  # iCE40 logic cells hold a LUT and a flip-flop each: count FFs apart
         used["FF"] = _ice40_ffs(folder)
-    fmax = rep.get("fmax", {}) or log_fmax(folder / "top.tim")
-    name, clock = min(fmax.items(), key=lambda kv: kv[1].get("achieved", 0)) if fmax else ("", {})
+    log = (folder / "top.tim").read_text(errors="replace") if (folder / "top.tim").exists() else ""
+    timed = rep if rep.get("fmax") else log_report(log)  # placement only: from the log
+    problems = timing_problems(timed, board.clocks(), crossings=board.crossings,
+                               async_ends=IO_PORTS[board.family] if rep.get("fmax") else "any")
+    fmax = timed["fmax"]
+    real = {k: v for k, v in fmax.items() if not k.startswith(CONSTANT_NETS)}
+    name, clock = min(real.items(), key=lambda kv: kv[1].get("achieved", 0)) if real else ("", {})
     info = json.loads((folder / "build.json").read_text())
     return {"board": board.name, "device": board.device, "config": board.config_name,
             "used": used, "capacity": dict(board.capacity),
             "fmax": clock.get("achieved", 0.0), "target": clock.get("constraint", 0.0),
-            "path": critical_path(rep, name), "seconds": info["seconds"]}
+            "path": critical_path(rep, name), "seconds": info["seconds"],
+            "timing_problems": problems}
 
 
 def log_fmax(log: Path) -> dict:
-    """Fmax per clock from nextpnr's log, its last estimate (a placed-only run writes no Fmax
-    into the JSON report): {clock: {"achieved": MHz, "constraint": MHz}}."""
-    out: dict = {}
-    if not log.exists():
-        return out
-    for line in log.read_text(errors="replace").splitlines():
-        if "Max frequency for clock" in line and "MHz" in line:
-            clock = line.split("'")[1]
-            words = line.replace("(", " ").replace(")", " ").split()
-            mhz = [float(words[i - 1]) for i, w in enumerate(words) if w == "MHz"]
-            if len(mhz) == 2:
-                out[clock] = {"achieved": mhz[0], "constraint": mhz[1]}
-    return out
+    """Fmax per clock from nextpnr's log, its last estimate: {clock: {"achieved": MHz,
+    "constraint": MHz}}."""
+    return log_report(log.read_text(errors="replace"))["fmax"] if log.exists() else {}
 
 
 def critical_path(rep: dict, clock: str) -> str:
@@ -248,6 +249,8 @@ def table(reports: list[dict]) -> list[str]:
         u, c = r["used"], r["capacity"]
         cols = [f"{u[k]} / {c[k]}" for k in ("LUT", "FF", "DSP", "BRAM")]
         met = "?" if not r["target"] else "yes" if r["fmax"] >= r["target"] else "no"
+        if r.get("timing_problems"):
+            met = "no: untimed paths"
         rows.append(f"| {r['board']} | {r['device']} | {r['config']} | " + " | ".join(cols)
                     + f" | {r['fmax']:.1f} | {r['target']:.1f} | {met} | {r['seconds']} |")
     return rows
@@ -276,6 +279,7 @@ def main(argv=None) -> int:
             else:
                 reports.append(parse_report(board, folder))
                 notes.append(f"{name}: critical path {reports[-1]['path']}")
+                notes += [f"{name}: not timed: {p}" for p in reports[-1]["timing_problems"]]
         print("FPGA builds (make fpga BOARD=...; nextpnr report):")
         print("\n".join(table(reports)) if reports else "(no build yet)")
         for note in notes:
@@ -300,6 +304,11 @@ def main(argv=None) -> int:
     print("\n".join(table([rep])))
     if rep["path"]:
         print(f"critical path: {rep['path']}")
+    if rep["timing_problems"]:
+        print(f"error: {board.name}: not every path is timed against the tile clock "
+              f"(report: {folder / 'report.json'}, log: {folder / 'top.tim'}):\n  "
+              + "\n  ".join(rep["timing_problems"]), file=sys.stderr)
+        return 1
     if a.place_only:
         print("placed only (nextpnr --no-route): Fmax is the placer's estimate; no critical "
               "path and no bitstream without routing")

@@ -60,7 +60,7 @@ def test_report_parser(tmp_path):
                         "TRELLIS_FF": {"used": 500, "available": 83640},
                         "MULT18X18D": {"used": 4, "available": 156},
                         "DP16KD": {"used": 2, "available": 208}},
-        "fmax": {"clk": {"achieved": 31.25, "constraint": 25.0}},
+        "fmax": {"clk": {"achieved": 31.25, "constraint": 15.0}},
         "critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
             {"from": {"cell": "a"}, "to": {"cell": "b"}, "type": "clk-to-q", "delay": 0.5},
             {"from": {"cell": "b"}, "to": {"cell": "c"}, "type": "routing", "delay": 2.0,
@@ -70,11 +70,12 @@ def test_report_parser(tmp_path):
     (tmp_path / "build.json").write_text(json.dumps({"seconds": 12}))
     rep = build.parse_report(board, tmp_path)
     assert rep["used"] == {"LUT": 1000, "FF": 500, "DSP": 4, "BRAM": 2}
-    assert (rep["fmax"], rep["target"]) == (31.25, 25.0)
+    assert (rep["fmax"], rep["target"]) == (31.25, 15.0)
+    assert rep["timing_problems"] == []
     assert rep["path"] == ("a -> e: 3.0 ns, 1 logic levels; through hw/tile.py:285, "
                            "/elsewhere/x.py:1")
     row = build.table([rep])[-1]
-    assert "| 1000 / 83640 | 500 / 83640 | 4 / 156 | 2 / 208 | 31.2 | 25.0 | yes | 12 |" in row
+    assert "| 1000 / 83640 | 500 / 83640 | 4 / 156 | 2 / 208 | 31.2 | 15.0 | yes | 12 |" in row
 
 
 def test_build_cli_errors(capsys):
