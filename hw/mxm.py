@@ -11,17 +11,11 @@ Timing, cycle for cycle as ``GoldenTile._mxm_wgt`` / ``_mxm_act`` (instruction i
 * ``IW`` (ACT): the active array takes the shadow as it is during t, i.e. before an LW of the
   same cycle lands.
 * ``LA slot, a``: buffer slot = stream a at the end of t (write port).
-* ``ABC a, acc, add`` / ``ABCB slot, acc, add``: four stages, accumulator acc loaded at the end
-  of t+3. End of t: x (stream a; for ABCB the buffer's synchronous read port is addressed) is
-  registered. End of t+1: each product's operands are registered, x (or the buffer's word) and
-  the active array as it is in t+1. End of t+2: each product x[k] * active[k][j] is registered.
-  End of t+3: acc = ``(add ? acc : 0) + sum over k of the products``. The active array of t+1
-  is the one the ABC met in t: only an IW changes it, and IW shares the ACT issue port with
-  ABC/ABCB, so no IW lands at the end of t. The operand and product registers have no reset and
-  load only for a valid ABC/ABCB (and the tile's enable), so Yosys packs them with each product
-  into one DSP (iCE40 ``SB_MAC16``: A, B and output registers with their hold inputs, on the
-  tile clock); a DSP whose inputs and output are both registered inside it is the only form
-  nextpnr's iCE40 timing model (no delay data for the block) times honestly.
+* ``ABC a, acc, add`` / ``ABCB slot, acc, add``: x (stream a, or the buffer slot through the
+  synchronous read port) is registered at the end of t; in t+1 the array product x @ active is
+  formed and accumulator acc is loaded with ``(add ? acc : 0) + product`` at the end of t+1.
+  Computing in t+1 with the active array of t+1 is exact: only an IW changes it, and IW shares
+  the ACT issue port with ABC/ABCB, so no IW lands at the end of t.
 * ``ACC acc, z``: accumulator acc as it is during t is registered at the end of t and presented
   in t+1 on streams z .. z+3 (byte plane j of every lane on stream z+j).
 
@@ -49,10 +43,10 @@ __all__ = ["Mxm"]
 ACC_BYTES = 4  # an accumulator vector leaves as an int32 group of 4 byte planes
 
 #: The latency this unit implements for each instruction: ACC's result one cycle after issue,
-#: an ABC/ABCB accumulator ready for an ACC four cycles after issue ...
-LATENCY = {"LW": 0, "IW": 0, "LA": 0, "ABC": 4, "ABCB": 4, "ACC": 1}
-#: ... though it lands at the end of the third cycle after issue (stage 4 below).
-SETTLE = {"ABC": 3, "ABCB": 3}
+#: an ABC/ABCB accumulator ready for an ACC two cycles after issue ...
+LATENCY = {"LW": 0, "IW": 0, "LA": 0, "ABC": 2, "ABCB": 2, "ACC": 1}
+#: ... though it lands at the end of the cycle after issue (stage 2 below).
+SETTLE = {"ABC": 1, "ABCB": 1}
 
 
 def _tree_sum(terms):
@@ -183,34 +177,16 @@ class Mxm(wiring.Component):
             p1_add.eq(act.add),
         ]
 
-        # ABC/ABCB stage 2 (end of t+1): the operands of every product, registered.
-        p2_valid, p2_acc, p2_add = Signal(), Signal.like(act.acc), Signal()
+        # ABC/ABCB stage 2 (t+1): product x @ active, accumulate at the end of t+1.
         m_x = Signal(row_layout)
         m.d.comb += m_x.eq(Mux(p1_from_buf, Mux(p1_loaded, buf_rd.data, 0), p1_x))
-        op_x = Signal(row_layout, reset_less=True)
-        op_w = Signal(data.ArrayLayout(row_layout, lanes), reset_less=True)
-        m.d.sync += [p2_valid.eq(p1_valid), p2_acc.eq(p1_acc), p2_add.eq(p1_add)]
-        with m.If(p1_valid):  # an enable keeps Yosys from taking these for a pipeline stage
-            m.d.sync += [op_x.eq(m_x), op_w.eq(active)]
-
-        # Stage 3 (end of t+2): every product x[k] * active[k][j], registered.
-        p3_valid, p3_acc, p3_add = Signal(), Signal.like(act.acc), Signal()
-        prods = [[Signal(signed(16), reset_less=True, name=f"prod_{k}_{j}")
-                  for j in range(lanes)] for k in range(lanes)]
-        m.d.sync += [p3_valid.eq(p2_valid), p3_acc.eq(p2_acc), p3_add.eq(p2_add)]
-        with m.If(p2_valid):  # without an enable Yosys packs a pipeline register and an adder
-            for k in range(lanes):
-                for j in range(lanes):
-                    m.d.sync += prods[k][j].eq(op_x[k] * op_w[k][j])
-
-        # Stage 4 (end of t+3): sum the products, accumulate.
-        m_sum = Signal(acc_layout)
+        m_prod = Signal(acc_layout)
         for j in range(lanes):
-            m.d.comb += m_sum[j].eq(_tree_sum(prods[k][j] for k in range(lanes)))
+            m.d.comb += m_prod[j].eq(_tree_sum(m_x[k] * active[k][j] for k in range(lanes)))
         for i in range(cfg.mxm_accumulators):
-            with m.If(p3_valid & (p3_acc == i)):
+            with m.If(p1_valid & (p1_acc == i)):
                 for j in range(lanes):
-                    m.d.sync += accs[i][j].eq(Mux(p3_add, accs[i][j], 0) + m_sum[j])
+                    m.d.sync += accs[i][j].eq(Mux(p1_add, accs[i][j], 0) + m_prod[j])
 
         # ACC: register accumulator acc as it is in t; present its byte planes in t+1.
         rd_acc = Signal(acc_layout)

@@ -215,10 +215,10 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           "Install: the active weight array becomes a copy of the shadow rows as they were "
           "before this cycle's LW; ABCs issued later use it."),
     Instr("ABC", 0x0E, "MXM_ACT",
-          (A, Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 4,
+          (A, Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
           "Activation x = stream a (int8). acc[j] = (add ? acc[j] : 0) + sum_k x[k] * W[k][j] "
-          "in int32 (wrapping); ready for an ACC issued 4 or more cycles later.",
-          reads=(("a", 1),), lands=3),
+          "in int32 (wrapping); ready for an ACC issued 2 or more cycles later.",
+          reads=(("a", 1),), lands=1),
     Instr("LA", 0x1D, "MXM_ACT",
           (Field("slot", "u", 6, limit="mxm_act_slots"), A), 0,
           "Activation buffer slot = stream a (int8), for ABCB issued in a later cycle: an "
@@ -226,9 +226,9 @@ INSTRUCTIONS: tuple[Instr, ...] = (
           reads=(("a", 1),)),
     Instr("ABCB", 0x1E, "MXM_ACT",
           (Field("slot", "u", 6, limit="mxm_act_slots"),
-           Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 4,
+           Field("acc", "u", 2, limit="mxm_accumulators"), Field("add", "u", 1)), 2,
           "As ABC, with the activation x taken from activation buffer slot instead of a "
-          "stream.", lands=3),
+          "stream.", lands=1),
     Instr("ACC", 0x0F, "MXM_ACT", (Field("acc", "u", 2, limit="mxm_accumulators"), Z), 1,
           "z (int32 group) = accumulator acc.", writes=(("z", 4),)),
     # C2C

@@ -81,7 +81,8 @@ class BankModel:
 
     An instruction issued in cycle t: READ/GATHER read the bank in t and present the word in
     t + 1; WRITE/SCATTER take their operands in t and write the bank at the end of t + 1. A
-    read in the cycle a write lands is a conflict. In an error cycle nothing lands.
+    read in the cycle a write lands is a conflict. The stop rule: the instruction that errs has
+    no effect, the write due at the end of its cycle lands (the tile stops the cycle after).
     """
 
     def __init__(self, cfg: TileConfig, bank: int):
@@ -137,13 +138,13 @@ class BankModel:
         # Host read: the read port serves the host when the unit does not read.
         self.host = (None if name in ("READ", "GATHER") or not cyc.host_re
                      else self.mem[cyc.host_addr].copy())
-        # End of cycle: no unit effect lands in an error cycle; a unit write wins over the host.
+        # End of cycle: the erring instruction has no effect, the pending write lands; a unit
+        # write wins over the host.
         if error:
             out = write = None
         if self.pending is not None:
-            if not error:
-                rows, cols, data = self.pending
-                self.mem[rows, cols] = data
+            rows, cols, data = self.pending
+            self.mem[rows, cols] = data
         elif cyc.host_we:
             self.mem[cyc.host_addr] = cyc.host_wdata
         self.out = (out[0], units.to_planes(out[1].view(np.int8))[0]) if out else None
@@ -450,8 +451,9 @@ async def directed_corners(dut) -> None:
     add(st.host(st.cycle(None), 11), "host read in t+1")
     add(st.host(st.cycle(None), 11), "host read in t+2")
     idle()
-    # WRITE then READ in the next cycle: conflict, error in the READ cycle, nothing lands.
-    add(st.cycle("WRITE", addr=0, a=w1), "WRITE before conflict")
+    # WRITE then READ in the next cycle: conflict, error in the READ cycle; the READ has no
+    # effect, the WRITE lands (the stop rule).
+    wc = add(st.cycle("WRITE", addr=0, a=w1), "WRITE before conflict")
     conflict = add(st.cycle("READ", addr=0, z=e0), "READ conflict")
     idle()
     after = add(st.cycle("READ", addr=0, z=e0), "READ after conflict")
@@ -500,14 +502,15 @@ async def directed_corners(dut) -> None:
     assert np.array_equal(got[wl + 2].host, words[11]), "WRITE landed before the end of t+1"
     assert np.array_equal(got[wl + 3].host, seq[wl].data[W, 2]), "WRITE not landed in t+1"
     assert got[conflict].error and got[conflict + 1].out is None, "conflict"
-    assert np.array_equal(word_at(after), words[0]), "a conflicting cycle writes nothing"
+    assert np.array_equal(word_at(after), seq[wc].data[W, 1]), "the conflict cycle's write lands"
     assert np.array_equal(word_at(g_one), words[7])
     local = [a - base for a in spread]
     assert np.array_equal(word_at(g_all), words[local, np.arange(lanes)])
     assert np.array_equal(word_at(g_back), seq[sc].data[W, 1]), "SCATTER then GATHER"
     assert got[g_bad].error and got[g_bad + 1].out is None, "GATHER outside the bank"
-    for a, i in enumerate(b2b):
-        assert np.array_equal(word_at(i), words[a]) and got[i + 1].out[0] == a % cfg.streams
+    for a, i in enumerate(b2b):  # word 0 holds what the conflict cycle's WRITE wrote
+        want = seq[wc].data[W, 1] if a == 0 else words[a]
+        assert np.array_equal(word_at(i), want) and got[i + 1].out[0] == a % cfg.streams
     assert np.array_equal(word_at(hr), hword), "host load then READ"
     assert np.array_equal(word_at(r9), seq[wr2].data[E, 0])
     assert np.array_equal(got[hb + 1].host, seq[wr2].data[E, 0]), "host readback"
